@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef VIGIL_CONFIG_H
+#define VIGIL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/*
+ * Config discovery, drop-in merge (STYLE.md §3.10, systemd standard-conf semantics) and INI
+ * parsing into an immutable struct vigil_config. Nothing re-reads files at run time.
+ */
+
+#define EX_CONFIG_STATUS 78 /* sysexits.h EX_CONFIG: exit status for a bad config value */
+
+/* One assignment as read, in parse order (main file first, then drop-ins sorted by name). */
+struct vigil_kv {
+	char *section;
+	char *key;
+	char *value; /* "" for an empty assignment (which resets list-valued keys) */
+	char *file;
+	unsigned line;
+};
+
+enum vigil_full_policy {
+	VIGIL_FULL_DROP_OLDEST = 0,
+	VIGIL_FULL_DROP_NEWEST,
+	_VIGIL_FULL_POLICY_MAX,
+	_VIGIL_FULL_POLICY_INVALID = -22,
+};
+
+/* One outputs.d/NAME.conf (+ NAME.conf.d/ drop-ins). */
+struct vigil_output_config {
+	char *name; /* instance: basename without .conf */
+	char *path; /* the winning NAME.conf */
+	char *plugin; /* [Output] Plugin=, required, [a-z0-9_]+ */
+	bool enabled; /* [Output] Enabled=, default yes */
+	unsigned queue_size; /* [Output] QueueSize=, records, default 8192 */
+	unsigned batch_size; /* [Output] BatchSize=, records per emit(), default 512 */
+	uint64_t retry_max_usec; /* [Output] RetryMaxSec=, default 30s */
+	enum vigil_full_policy full_policy; /* [Output] QueueFullPolicy=drop-oldest|drop-newest */
+	char **events; /* [Output] Events= (list; NULL or empty = all), event keys */
+	char **filters; /* [Output] Filters= (list, in order) */
+	struct vigil_kv *kvs; /* every assignment of this instance, all sections, in order */
+	size_t n_kvs;
+};
+
+struct vigil_config {
+	/* [Daemon] */
+	char *node_name; /* NodeName=, default: hostname */
+	uint64_t status_interval_usec; /* StatusIntervalSec=, default 10s */
+	/* [Sensor] */
+	uint32_t ringbuf_size; /* RingBufferSize= bytes (K/M/G suffixes), power of two, default 8M */
+	uint32_t argv_max; /* ArgvMaxBytes=, default 16384, at most VIGIL_ARGS_MAX */
+	bool clone_events; /* CloneEvents= export process_clone records, default no */
+	/* [ProcessCache] */
+	uint32_t cache_max_entries; /* MaxEntries=, default 65536 */
+	uint64_t cache_grace_usec; /* ExitGraceSec=, default 30s */
+	bool ancestors; /* Ancestors=, add the ancestors array, default no */
+
+	struct vigil_output_config *outputs; /* enabled and disabled, sorted by name */
+	size_t n_outputs;
+
+	char *policy_dir_list; /* ':'-separated policy.d directories in precedence order */
+	char **files; /* every file that contributed, in parse order (for --cat-config) */
+	unsigned n_warnings; /* unknown sections/keys seen (--validate fails on any) */
+};
+
+/*
+ * Where to look. config_dir NULL = the standard /etc, /run, /usr/local/lib, /usr/lib hierarchy
+ * (each + "/vigil"); otherwise only config_dir itself.
+ */
+struct config_source {
+	const char *config_dir;
+};
+
+/*
+ * Load and validate. Logs each problem with "file:line: message". Returns 0, or -EINVAL for a bad
+ * value of a known key (caller exits EX_CONFIG_STATUS), or another -errno (I/O).
+ */
+int config_load(const struct config_source *src, struct vigil_config **ret);
+struct vigil_config *config_free(struct vigil_config *c);
+
+/* Print the merged files with "# /path" headers, like systemd-analyze cat-config. */
+int config_cat(const struct config_source *src, FILE *out);
+
+/* Helpers shared with the plugin host (instance sections are validated there). */
+const struct vigil_kv *config_output_get(const struct vigil_output_config *o, const char *section,
+					 const char *key);
+/* Values of a list key after the last empty assignment; returns count, *ret is NULL-terminated. */
+int config_output_get_list(const struct vigil_output_config *o, const char *section,
+			   const char *key, char ***ret);
+/* "10s", "5min", "250ms", "1h", "2d", plain number = seconds. */
+int config_parse_usec(const char *s, uint64_t *ret);
+/* "8M", "64K", "1G", plain bytes (1024-based). */
+int config_parse_size(const char *s, uint64_t *ret);
+int config_parse_bool(const char *s, bool *ret);
+/* Closest candidate by edit distance, or NULL if none is close enough. */
+const char *config_suggest(const char *word, const char *const *candidates);
+
+#endif /* VIGIL_CONFIG_H */

@@ -1,0 +1,23 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Everything but main.c goes into a convenience library so unit tests link the real code.
+noinst_LTLIBRARIES += daemon/libvigild.la
+daemon_libvigild_la_SOURCES = \
+	daemon/util/macro.h \
+	daemon/log.c daemon/log.h \
+	daemon/config.c daemon/config.h \
+	daemon/event.c daemon/event.h \
+	daemon/record.c daemon/record.h \
+	daemon/proc_cache.c daemon/proc_cache.h \
+	daemon/cgroup.c daemon/cgroup.h \
+	daemon/plugin_host.c daemon/plugin_host.h \
+	daemon/bpf_loader.c daemon/bpf_loader.h \
+	daemon/manager.c daemon/manager.h \
+	bpf/events.h include/vigil/plugin.h
+nodist_daemon_libvigild_la_SOURCES = bpf/vigil.skel.h
+daemon_libvigild_la_CFLAGS = $(AM_CFLAGS) $(LIBBPF_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(MSGPACK_CFLAGS)
+daemon_libvigild_la_LIBADD = $(LIBBPF_LIBS) $(LIBSYSTEMD_LIBS) $(MSGPACK_LIBS) $(LIBELF_LIBS) -ldl -lz
+
+sbin_PROGRAMS += vigild
+vigild_SOURCES = daemon/main.c
+vigild_CFLAGS = $(daemon_libvigild_la_CFLAGS)
+vigild_LDADD = daemon/libvigild.la

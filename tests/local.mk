@@ -1,0 +1,16 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# TAP tests; exit 77 = SKIP (root-only tests when not root).
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+TEST_EXTENSIONS = .sh
+SH_LOG_DRIVER = $(LOG_DRIVER)
+AM_TESTS_ENVIRONMENT = \
+	export top_srcdir=$(abs_top_srcdir) top_builddir=$(abs_top_builddir) \
+	VIGILD=$(abs_top_builddir)/vigild PLUGIN_DIR=$(abs_top_builddir)/plugins/.libs;
+EXTRA_DIST += tests/harness/tap.h
+TEST_CFLAGS = $(AM_CFLAGS) $(LIBBPF_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(MSGPACK_CFLAGS) -I$(top_srcdir)/tests/harness
+include tests/bpf.mk
+include tests/config.mk
+include tests/event.mk
+include tests/plugins.mk
+include tests/host.mk
+include tests/integration.mk
