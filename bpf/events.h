@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Kernel -> daemon wire format. Shared by bpf/*.bpf.c and daemon/event.c.
+ * Kernel -> daemon wire format. Shared by the BPF programs in bpf/ and by daemon/event.c.
  *
  * Every ring-buffer sample starts with struct vigil_event_hdr:
  *

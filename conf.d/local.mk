@@ -1,1 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
+# Vendor configuration: /usr/lib/vigil (lowest precedence, see vigild.conf(5)); administrators
+# override it in /etc/vigil. It follows $(prefix), so a /usr/local build installs into
+# /usr/local/lib/vigil, which vigild also reads.
+vendorconfdir = $(prefix)/lib/vigil
+dist_vendorconf_DATA = conf.d/vigild.conf
+
+vendoroutputsdir = $(vendorconfdir)/outputs.d
+dist_vendoroutputs_DATA =

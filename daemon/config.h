@@ -85,7 +85,11 @@ struct vigil_config *config_free(struct vigil_config *c);
 /* Print the merged files with "# /path" headers, like systemd-analyze cat-config. */
 int config_cat(const struct config_source *src, FILE *out);
 
-/* Helpers shared with the plugin host (instance sections are validated there). */
+/*
+ * Helpers shared with the plugin host (instance sections are validated there).
+ * config_output_get: the last assignment of section/key, or NULL if unset or if that last
+ * assignment is empty (an empty assignment resets a key to its default).
+ */
 const struct vigil_kv *config_output_get(const struct vigil_output_config *o, const char *section,
 					 const char *key);
 /* Values of a list key after the last empty assignment; returns count, *ret is NULL-terminated. */

@@ -1,1 +1,472 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <assert.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include <vigil/plugin.h>
+
+#include "bpf/events.h"
+#include "bpf_loader.h"
+#include "cgroup.h"
+#include "event.h"
+#include "log.h"
+#include "manager.h"
+#include "plugin_host.h"
+#include "proc_cache.h"
+#include "record.h"
+
+/* Drain budget at shutdown: how long outputs get to deliver what is queued. */
+#define STOP_TIMEOUT_USEC (5 * USEC_PER_SEC)
+
+/* Loss stages reported in vigil_loss records and STATUS=. */
+enum loss_stage {
+	LOSS_KERNEL,
+	LOSS_DECODE,
+	LOSS_QUEUE,
+	_LOSS_STAGE_MAX,
+};
+
+static const char *const loss_stage_name[_LOSS_STAGE_MAX] = {
+	[LOSS_KERNEL] = "kernel",
+	[LOSS_DECODE] = "decode",
+	[LOSS_QUEUE] = "queue",
+};
+
+struct manager {
+	struct vigil_config *cfg;
+	sd_event *event;
+	sd_event_source *ringbuf_source;
+	sd_event_source *status_timer;
+	struct bpf_loader *bpf;
+	struct cgroup_resolver *cgroups;
+	struct proc_cache *procs;
+	struct record_encoder *encoder;
+	struct plugin_host *host;
+
+	int64_t boot_offset_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
+	uint64_t seq;
+	uint64_t events_in; /* samples decoded */
+	uint64_t records_out; /* records handed to the plugin host */
+	uint64_t decode_errors;
+	uint64_t encode_errors;
+	uint64_t loss_reported[_LOSS_STAGE_MAX]; /* totals already reported in vigil_loss */
+	uint64_t events_at_last_status;
+	uint64_t last_status_usec;
+	bool stopping;
+};
+
+static uint64_t now_usec(clockid_t clock)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static uint64_t manager_wall_ns(struct manager *m, uint64_t boot_ns)
+{
+	return (uint64_t)((int64_t)boot_ns + m->boot_offset_ns);
+}
+
+static void manager_emit(struct manager *m, uint32_t type, const uint8_t *data, size_t size)
+{
+	int r;
+
+	r = plugin_host_enqueue(m->host, type, ++m->seq, data, size);
+	if (r < 0)
+		log_ratelimited(LOG_WARNING, "Failed to enqueue record: %s", strerror(-r));
+	else
+		m->records_out++;
+}
+
+static int manager_handle_sample(void *userdata, const void *data, size_t size)
+{
+	struct manager *m = userdata;
+	struct event_decoded ev;
+	const struct proc_entry *p;
+	const uint8_t *rec;
+	size_t rec_size;
+	uint64_t wall;
+	int r;
+
+	r = event_decode(data, size, &ev);
+	if (r < 0) {
+		m->decode_errors++;
+		log_ratelimited(LOG_WARNING, "Dropping malformed kernel event (%zu bytes): %s", size,
+				strerror(-r));
+		return 0;
+	}
+	m->events_in++;
+	wall = manager_wall_ns(m, ev.hdr->ts_ns);
+
+	switch (ev.type) {
+	case VIGIL_EV_EXEC:
+		p = proc_cache_on_exec(m->procs, &ev.exec);
+		if (!p)
+			break;
+		r = record_encode_exec(m->encoder, wall, ev.hdr->pid, m->procs, p, &rec, &rec_size);
+		if (r < 0)
+			break;
+		manager_emit(m, VIGIL_RECORD_PROCESS_EXEC, rec, rec_size);
+		return 0;
+	case VIGIL_EV_CLONE:
+		p = proc_cache_on_clone(m->procs, ev.clone);
+		if (!p || !m->cfg->clone_events)
+			return 0;
+		r = record_encode_clone(m->encoder, wall, ev.hdr->pid, m->procs, p, &rec, &rec_size);
+		if (r < 0)
+			break;
+		manager_emit(m, VIGIL_RECORD_PROCESS_CLONE, rec, rec_size);
+		return 0;
+	case VIGIL_EV_EXIT:
+		p = proc_cache_on_exit(m->procs, ev.exit);
+		if (!p)
+			break;
+		r = record_encode_exit(m->encoder, wall, ev.hdr->pid, m->procs, p, ev.exit->exit_code,
+				       &rec, &rec_size);
+		if (r < 0)
+			break;
+		manager_emit(m, VIGIL_RECORD_PROCESS_EXIT, rec, rec_size);
+		return 0;
+	default:
+		return 0;
+	}
+
+	m->encode_errors++;
+	log_ratelimited(LOG_WARNING, "Failed to build a record for a kernel event of type %u.",
+			ev.type);
+	return 0;
+}
+
+static int on_ringbuf(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct manager *m = userdata;
+	int r;
+
+	r = bpf_loader_consume(m->bpf);
+	if (r < 0)
+		log_ratelimited(LOG_WARNING, "Failed to consume the BPF ring buffer: %s",
+				strerror(-r));
+	return 0;
+}
+
+static uint64_t manager_queue_drops(struct manager *m)
+{
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < plugin_host_n_outputs(m->host); i++) {
+		struct output_stats st;
+
+		plugin_host_stats(m->host, i, &st);
+		total += st.queue_dropped;
+	}
+	return total;
+}
+
+static uint64_t manager_kernel_drops(struct manager *m)
+{
+	uint64_t drops[VIGIL_DROP_SLOTS] = {}, total = 0;
+
+	if (bpf_loader_drops(m->bpf, drops) < 0)
+		return 0;
+	for (size_t i = 0; i < VIGIL_DROP_SLOTS; i++)
+		total += drops[i];
+	return total;
+}
+
+/* Turn new losses into vigil_loss records so consumers see the gap in-band. */
+static void manager_report_losses(struct manager *m)
+{
+	uint64_t totals[_LOSS_STAGE_MAX] = {
+		[LOSS_KERNEL] = manager_kernel_drops(m),
+		[LOSS_DECODE] = m->decode_errors + m->encode_errors,
+		[LOSS_QUEUE] = manager_queue_drops(m),
+	};
+
+	for (size_t s = 0; s < _LOSS_STAGE_MAX; s++) {
+		const uint8_t *rec;
+		size_t size;
+		uint64_t count = totals[s] - m->loss_reported[s];
+
+		if (totals[s] <= m->loss_reported[s])
+			continue;
+		log_warning("Lost %" PRIu64 " events at stage '%s' (%" PRIu64 " since start).",
+			    count, loss_stage_name[s], totals[s]);
+		if (record_encode_loss(m->encoder, now_usec(CLOCK_REALTIME) * NSEC_PER_USEC,
+				       loss_stage_name[s], NULL, count, totals[s], &rec, &size) >= 0)
+			manager_emit(m, VIGIL_RECORD_VIGIL_LOSS, rec, size);
+		m->loss_reported[s] = totals[s];
+	}
+}
+
+static void manager_update_clock(struct manager *m)
+{
+	int64_t off;
+
+	/* NTP steps move CLOCK_REALTIME; re-read the offset so timestamps follow. */
+	if (clock_boot_offset(&off) >= 0) {
+		m->boot_offset_ns = off;
+		if (m->encoder)
+			record_encoder_set_boot_offset(m->encoder, off);
+	}
+}
+
+static void manager_notify_status(struct manager *m)
+{
+	uint64_t now = now_usec(CLOCK_MONOTONIC), delivered = 0;
+	size_t healthy = 0, n = plugin_host_n_outputs(m->host);
+	double rate = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct output_stats st;
+
+		plugin_host_stats(m->host, i, &st);
+		delivered += st.delivered;
+		healthy += !st.paused;
+	}
+	if (m->last_status_usec && now > m->last_status_usec)
+		rate = (double)(m->events_in - m->events_at_last_status) * USEC_PER_SEC /
+		       (double)(now - m->last_status_usec);
+	m->last_status_usec = now;
+	m->events_at_last_status = m->events_in;
+
+	(void)sd_notifyf(0,
+			 "STATUS=events=%" PRIu64 " (%.0f/s) delivered=%" PRIu64
+			 " drops(kernel)=%" PRIu64 " drops(decode)=%" PRIu64 " drops(queue)=%" PRIu64
+			 " outputs=%zu/%zu procs=%zu",
+			 m->events_in, rate, delivered, m->loss_reported[LOSS_KERNEL],
+			 m->loss_reported[LOSS_DECODE], m->loss_reported[LOSS_QUEUE], healthy, n,
+			 proc_cache_size(m->procs));
+}
+
+static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct manager *m = userdata;
+
+	manager_update_clock(m);
+	manager_report_losses(m);
+	proc_cache_expire(m->procs, now_usec(CLOCK_BOOTTIME));
+	manager_notify_status(m);
+	return sd_event_source_set_time(s, usec + m->cfg->status_interval_usec);
+}
+
+static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	log_info("Received %s, draining and exiting.", strsignal((int)si->ssi_signo));
+	return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	/* Full reload (config, outputs, policies) is not implemented yet; never die on SIGHUP. */
+	log_notice("Received SIGHUP: configuration reload is not supported yet, keeping the "
+		   "running configuration.");
+	return 0;
+}
+
+static int on_sigusr1(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct manager *m = userdata;
+
+	log_info("Received SIGUSR1, reopening output files.");
+	plugin_host_reopen(m->host);
+	return 0;
+}
+
+static int mkdir_p_0700(const char *path)
+{
+	char buf[4096];
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int manager_new(struct vigil_config *cfg, const struct manager_options *o, struct manager **ret)
+{
+	_cleanup_(manager_freep) struct manager *m = NULL;
+	struct proc_cache_options pco;
+	struct plugin_host_options pho;
+	struct bpf_loader_options blo;
+	int r;
+
+	assert(cfg);
+	assert(o);
+	assert(ret);
+
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		config_free(cfg);
+		return log_oom();
+	}
+	m->cfg = cfg;
+
+	r = mkdir_p_0700(o->state_dir);
+	if (r < 0)
+		return log_error_errno(r, "Failed to create state directory '%s': %m", o->state_dir);
+
+	r = sd_event_default(&m->event);
+	if (r < 0)
+		return log_error_errno(r, "Failed to allocate event loop: %m");
+
+	manager_update_clock(m);
+
+	/* Outputs first: READY=1 must mean that events have somewhere to go. */
+	pho = (struct plugin_host_options){
+		.plugin_dir = o->plugin_dir,
+		.state_dir = o->state_dir,
+		.node_name = cfg->node_name,
+		.check_owner = true,
+	};
+	r = plugin_host_new(&pho, cfg->outputs, cfg->n_outputs, &m->host);
+	if (r < 0)
+		return r;
+	if (plugin_host_n_outputs(m->host) == 0)
+		log_warning("No output is enabled: events are collected but go nowhere.");
+
+	r = record_encoder_new(cfg->node_name, cfg->ancestors, &m->encoder);
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up the record encoder: %m");
+	manager_update_clock(m);
+
+	r = cgroup_resolver_new(&m->cgroups);
+	if (r < 0)
+		log_warning_errno(r, "No cgroup v2 hierarchy found, cgroup paths, units and "
+				     "containers will be missing: %m");
+
+	pco = (struct proc_cache_options){
+		.max_entries = cfg->cache_max_entries,
+		.grace_usec = cfg->cache_grace_usec,
+		.node_name = cfg->node_name,
+		.proc_root = "/proc",
+		.args_max = cfg->argv_max,
+		.resolver = m->cgroups,
+	};
+	r = proc_cache_new(&pco, &m->procs);
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up the process cache: %m");
+
+	(void)bpf_ensure_fs_mounts();
+
+	blo = (struct bpf_loader_options){
+		.ringbuf_size = cfg->ringbuf_size,
+		.argv_max = cfg->argv_max,
+		.debug = o->debug,
+	};
+	r = bpf_loader_new(&blo, manager_handle_sample, m, &m->bpf);
+	if (r < 0)
+		return r;
+
+	/*
+	 * Scan /proc only after the programs are attached: a process started in between is then
+	 * either in the scan or in the ring buffer (processed after the scan), never in neither.
+	 */
+	r = proc_cache_scan(m->procs);
+	if (r < 0)
+		log_warning_errno(r, "Failed to read running processes from /proc, parents of "
+				     "already running processes will be missing: %m");
+	else
+		log_info("Found %zu running processes in /proc.", proc_cache_size(m->procs));
+
+	r = sd_event_add_io(m->event, &m->ringbuf_source, bpf_loader_fd(m->bpf), EPOLLIN,
+			    on_ringbuf, m);
+	if (r < 0)
+		return log_error_errno(r, "Failed to watch the BPF ring buffer: %m");
+
+	r = sd_event_add_time_relative(m->event, &m->status_timer, CLOCK_MONOTONIC,
+				       cfg->status_interval_usec, USEC_PER_SEC, on_status_timer, m);
+	if (r < 0)
+		return log_error_errno(r, "Failed to add status timer: %m");
+	r = sd_event_source_set_enabled(m->status_timer, SD_EVENT_ON);
+	if (r < 0)
+		return log_error_errno(r, "Failed to enable status timer: %m");
+
+	r = sd_event_add_signal(m->event, NULL, SIGTERM, on_exit_signal, m);
+	if (r >= 0)
+		r = sd_event_add_signal(m->event, NULL, SIGINT, on_exit_signal, m);
+	if (r >= 0)
+		r = sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m);
+	if (r >= 0)
+		r = sd_event_add_signal(m->event, NULL, SIGUSR1, on_sigusr1, m);
+	if (r < 0)
+		return log_error_errno(r, "Failed to install signal handlers: %m");
+
+	r = sd_event_set_watchdog(m->event, true);
+	if (r < 0)
+		log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
+
+	r = plugin_host_start(m->host);
+	if (r < 0)
+		return log_error_errno(r, "Failed to start output threads: %m");
+
+	*ret = TAKE_PTR(m);
+	return 0;
+}
+
+int manager_run(struct manager *m)
+{
+	int r, exit_code = 0;
+
+	assert(m);
+
+	log_info("vigild " PACKAGE_VERSION " running on node '%s', %zu output(s).",
+		 m->cfg->node_name, plugin_host_n_outputs(m->host));
+	(void)sd_notify(0, "READY=1\nSTATUS=Sensors attached, events flowing.");
+
+	r = sd_event_loop(m->event);
+	if (r < 0) {
+		log_error_errno(r, "Event loop failed: %m");
+		exit_code = r;
+	}
+
+	(void)sd_notify(0, "STOPPING=1\nSTATUS=Draining outputs.");
+	m->stopping = true;
+
+	/* No new events, then everything the kernel already produced. */
+	bpf_loader_detach(m->bpf);
+	r = bpf_loader_consume(m->bpf);
+	if (r < 0)
+		log_warning_errno(r, "Failed to drain the BPF ring buffer: %m");
+	manager_report_losses(m);
+
+	r = plugin_host_stop(m->host, STOP_TIMEOUT_USEC);
+	if (r < 0)
+		log_warning_errno(r, "Outputs did not drain cleanly: %m");
+	log_info("Stopped after %" PRIu64 " events.", m->events_in);
+	return exit_code;
+}
+
+struct manager *manager_free(struct manager *m)
+{
+	if (!m)
+		return NULL;
+	sd_event_source_unref(m->ringbuf_source);
+	sd_event_source_unref(m->status_timer);
+	bpf_loader_free(m->bpf);
+	plugin_host_free(m->host);
+	proc_cache_free(m->procs);
+	record_encoder_free(m->encoder);
+	cgroup_resolver_free(m->cgroups);
+	config_free(m->cfg);
+	sd_event_unref(m->event);
+	free(m);
+	return NULL;
+}

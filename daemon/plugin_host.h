@@ -1,1 +1,75 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef VIGIL_PLUGIN_HOST_H
+#define VIGIL_PLUGIN_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+/*
+ * The plugin host (STYLE.md §3.9, docs/plugin-abi.md): loads out_<name>.so and filter_<name>.so
+ * from the plugin directory, checks their ABI, and runs every enabled output instance on its own
+ * worker thread behind a bounded queue, with batching, filters, retry/backoff, asynchronous
+ * acknowledgement and per-instance counters. The main thread only enqueues.
+ */
+
+struct plugin_host;
+
+struct plugin_host_options {
+	const char *plugin_dir; /* NULL = the compiled-in PLUGINDIR */
+	const char *state_dir;	/* instances get <state_dir>/output/<instance>; NULL = none */
+	const char *node_name;	/* NULL = gethostname() */
+	/* Refuse plugin files not owned by root. Files writable by group or others are refused
+	 * whatever this says. Tests running as non-root turn it off. */
+	bool check_owner;
+};
+
+struct output_stats {
+	const char *name; /* instance; valid while the host lives */
+	const char *plugin;
+	uint64_t delivered;	  /* records the sink confirmed */
+	uint64_t retried;	  /* records re-offered (RETRY, REDO, FATAL) */
+	uint64_t dropped;	  /* DROP results + queue overflow + stop deadline */
+	uint64_t queue_dropped;	  /* of which: queue overflow (QueueFullPolicy=) */
+	uint64_t filtered;	  /* records dropped by Filters= */
+	uint64_t filter_errors;	  /* filter() failures (the record passed unchanged) */
+	uint64_t in_queue;	  /* queued + waiting for retry + in flight */
+	bool paused;		  /* FATAL or backing off */
+	uint64_t last_error_usec; /* CLOCK_REALTIME of the last RETRY/FATAL/REDO, 0 = never */
+};
+
+/*
+ * Load and init() every enabled output of outputs[0..n) and its Filters=. Any failure is logged
+ * with the plugin, file and reason; everything is freed and -errno returned.
+ */
+int plugin_host_new(const struct plugin_host_options *o, const struct vigil_output_config *outputs,
+		    size_t n, struct plugin_host **ret);
+/* Start one worker thread per instance. */
+int plugin_host_start(struct plugin_host *h);
+/*
+ * Main thread, hot path: copy the record once, share it between all instances whose Events=
+ * match @type; never blocks. Returns the number of instances the record went to (0 when none
+ * wants it), -ESHUTDOWN after plugin_host_stop(), -E2BIG, -ENOMEM.
+ */
+int plugin_host_enqueue(struct plugin_host *h, uint32_t type, uint64_t seq, const uint8_t *data,
+			size_t size);
+/* Ask every instance to call reopen() (SIGUSR1, log rotation). */
+void plugin_host_reopen(struct plugin_host *h);
+size_t plugin_host_n_outputs(struct plugin_host *h);
+void plugin_host_stats(struct plugin_host *h, size_t i, struct output_stats *ret);
+/*
+ * Stop accepting, drain every queue (retrying within the deadline), flush() with the remaining
+ * time, fini() and join. Records left at the deadline are counted as dropped and logged.
+ * Returns 0, or -ETIMEDOUT if some instance lost records at the deadline.
+ */
+int plugin_host_stop(struct plugin_host *h, uint64_t timeout_usec);
+struct plugin_host *plugin_host_free(struct plugin_host *h);
+
+/* "process_exec" → VIGIL_RECORD_PROCESS_EXEC, ...; -EINVAL if unknown. */
+int plugin_host_event_type(const char *name);
+/* The reverse; NULL if unknown. */
+const char *plugin_host_event_name(uint32_t type);
+
+#endif /* VIGIL_PLUGIN_HOST_H */

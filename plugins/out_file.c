@@ -1,1 +1,307 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * out_file: JSON lines (or compact lines) appended to a file, one write() per batch, size-based
+ * rotation keeping Keep= files, reopen() for logrotate. See docs/outputs.md.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <vigil/plugin.h>
+
+#include "common/json.h"
+#include "common/record_view.h"
+#include "util/macro.h"
+
+struct file_out {
+	const struct vigil_host *host;
+	char *path;
+	bool compact;
+	uint64_t max_size; /* 0: never rotate */
+	unsigned keep;
+	mode_t mode;
+	int fd;
+	uint64_t size; /* current file size */
+	bool failing;  /* inside a burst of write errors: logged once */
+	uint64_t failures;
+	struct vbuf buf;
+};
+
+static const char *const file_keys[] = { "Path", "Format", "MaxSize", "Keep", "Mode", NULL };
+
+/* "100M", "512K", "1G", "0", plain bytes. Base 1024. */
+static int parse_size(const char *s, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case 0:
+		break;
+	case 'K':
+		shift = 10;
+		break;
+	case 'M':
+		shift = 20;
+		break;
+	case 'G':
+		shift = 30;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*end && end[1])
+		return -EINVAL;
+	if (v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*ret = (uint64_t)v << shift;
+	return 0;
+}
+
+static int file_open(struct file_out *f)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(f->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, f->mode);
+	if (fd < 0)
+		return -errno;
+	/* Mode= applies to the file whatever the umask or a previous owner left. */
+	if (fchmod(fd, f->mode) < 0 || fstat(fd, &st) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = fd;
+	f->size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* path.N-1 → path.N … path → path.1, then a fresh path. Keep=0 just starts over. */
+static int file_rotate(struct file_out *f)
+{
+	size_t n = strlen(f->path) + 16;
+	_cleanup_free_ char *from = malloc(n), *to = malloc(n);
+	int r;
+
+	if (!from || !to)
+		return -ENOMEM;
+	if (f->keep == 0) {
+		if (unlink(f->path) < 0 && errno != ENOENT)
+			return -errno;
+	} else {
+		snprintf(to, n, "%s.%u", f->path, f->keep);
+		(void)unlink(to);
+		for (unsigned i = f->keep; i > 1; i--) {
+			snprintf(from, n, "%s.%u", f->path, i - 1);
+			snprintf(to, n, "%s.%u", f->path, i);
+			if (rename(from, to) < 0 && errno != ENOENT)
+				return -errno;
+		}
+		snprintf(to, n, "%s.1", f->path);
+		if (rename(f->path, to) < 0 && errno != ENOENT)
+			return -errno;
+	}
+	r = file_open(f);
+	return r;
+}
+
+static void file_free(struct file_out *f)
+{
+	if (!f)
+		return;
+	if (f->fd >= 0)
+		close(f->fd);
+	free(f->path);
+	vbuf_done(&f->buf);
+	free(f);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct file_out *, file_free)
+
+static int file_init(const struct vigil_host *host, void **ret)
+{
+	_cleanup_(file_freep) struct file_out *f = NULL;
+	const char *v;
+	uint64_t u;
+	int r;
+
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->host = host;
+	f->fd = -1;
+	f->max_size = 100ULL << 20;
+	f->keep = 5;
+	f->mode = 0600;
+
+	v = host->cfg_get(host, "File", "Path");
+	if (isempty(v))
+		return host->log(host, LOG_ERR, EINVAL, "%s: [File] Path= is required",
+				 strempty(host->cfg_location(host, "File", "Path")));
+	if (v[0] != '/')
+		return host->log(host, LOG_ERR, EINVAL, "%s: [File] Path='%s' is not absolute",
+				 strempty(host->cfg_location(host, "File", "Path")), v);
+	f->path = strdup(v);
+	if (!f->path)
+		return -ENOMEM;
+
+	v = host->cfg_get(host, "File", "Format");
+	if (v && !streq(v, "json") && !streq(v, "compact"))
+		return host->log(host, LOG_ERR, EINVAL,
+				 "%s: [File] Format='%s' is invalid, expected json or compact",
+				 strempty(host->cfg_location(host, "File", "Format")), v);
+	f->compact = v && streq(v, "compact");
+
+	v = host->cfg_get(host, "File", "MaxSize");
+	if (v && parse_size(v, &f->max_size) < 0)
+		return host->log(host, LOG_ERR, EINVAL,
+				 "%s: [File] MaxSize='%s' is invalid, expected bytes with K, M or G",
+				 strempty(host->cfg_location(host, "File", "MaxSize")), v);
+
+	v = host->cfg_get(host, "File", "Keep");
+	if (v) {
+		char *end;
+		errno = 0;
+		u = strtoull(v, &end, 10);
+		if (errno || end == v || *end || u > 1000)
+			return host->log(host, LOG_ERR, EINVAL,
+					 "%s: [File] Keep='%s' is invalid, expected 0-1000",
+					 strempty(host->cfg_location(host, "File", "Keep")), v);
+		f->keep = (unsigned)u;
+	}
+
+	v = host->cfg_get(host, "File", "Mode");
+	if (v) {
+		char *end;
+		errno = 0;
+		u = strtoull(v, &end, 8);
+		if (errno || end == v || *end || u > 07777)
+			return host->log(host, LOG_ERR, EINVAL,
+					 "%s: [File] Mode='%s' is invalid, expected octal like 0600",
+					 strempty(host->cfg_location(host, "File", "Mode")), v);
+		f->mode = (mode_t)u;
+	}
+
+	r = file_open(f);
+	if (r < 0)
+		return host->log(host, LOG_ERR, r, "Cannot open output file '%s': %m", f->path);
+
+	*ret = TAKE_PTR(f);
+	return 0;
+}
+
+static enum vigil_status file_emit(void *instance, const struct vigil_batch *batch,
+				   uint8_t *results)
+{
+	struct file_out *f = instance;
+	const char *p;
+	size_t left;
+	int r;
+
+	f->buf.len = 0;
+	for (uint32_t i = 0; i < batch->n_records; i++) {
+		const struct vigil_record *rec = &batch->records[i];
+
+		r = f->compact ? compact_render(rec->data, rec->size, &f->buf)
+			       : json_render(rec->data, rec->size, &f->buf);
+		if (r == -ENOMEM)
+			return VIGIL_RETRY;
+		if (r < 0) {
+			/* Malformed record: resending cannot help. Counted by the host. */
+			results[i] = VIGIL_DROP;
+			continue;
+		}
+		if (vbuf_putc(&f->buf, '\n') < 0)
+			return VIGIL_RETRY;
+	}
+	if (f->buf.len == 0)
+		return VIGIL_OK;
+
+	if (f->fd < 0 || (f->max_size > 0 && f->size > 0 && f->size + f->buf.len > f->max_size)) {
+		r = f->fd < 0 ? file_open(f) : file_rotate(f);
+		if (r < 0)
+			goto fail;
+	}
+
+	p = f->buf.data;
+	left = f->buf.len;
+	while (left > 0) {
+		ssize_t n = write(f->fd, p, left);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			/* Take back a partial batch, so the retry does not duplicate records. */
+			if (left != f->buf.len)
+				(void)ftruncate(f->fd, (off_t)f->size);
+			goto fail;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	f->size += f->buf.len;
+	if (f->failing) {
+		f->host->log(f->host, LOG_INFO, 0, "Writing to '%s' works again after %" PRIu64
+			     " failed attempts", f->path, f->failures);
+		f->failing = false;
+		f->failures = 0;
+	}
+	return VIGIL_OK;
+
+fail:
+	f->failures++;
+	if (!f->failing) {
+		/* Once per burst: the host counts every retry anyway. */
+		f->host->log(f->host, LOG_WARNING, r, "Cannot write to '%s', will retry: %m",
+			     f->path);
+		f->failing = true;
+	}
+	return VIGIL_RETRY;
+}
+
+static enum vigil_status file_flush(void *instance, uint64_t timeout_usec)
+{
+	struct file_out *f = instance;
+
+	/* Records are written in emit(); flush only asks the kernel to persist them. */
+	if (f->fd >= 0 && fdatasync(f->fd) < 0 && errno != EINVAL)
+		return VIGIL_RETRY;
+	return VIGIL_OK;
+}
+
+static enum vigil_status file_reopen(void *instance)
+{
+	struct file_out *f = instance;
+	int r;
+
+	r = file_open(f);
+	if (r < 0) {
+		f->host->log(f->host, LOG_WARNING, r, "Cannot reopen '%s', will retry: %m",
+			     f->path);
+		if (f->fd >= 0)
+			close(f->fd);
+		f->fd = -1; /* emit() tries again */
+		return VIGIL_RETRY;
+	}
+	return VIGIL_OK;
+}
+
+static void file_fini(void *instance)
+{
+	file_free(instance);
+}
+
+VIGIL_PLUGIN_DEFINE(.kind = VIGIL_PLUGIN_OUTPUT, .name = "file",
+		    .description = "JSON lines file with size-based rotation", .section = "File",
+		    .keys = file_keys, .init = file_init, .emit = file_emit, .flush = file_flush,
+		    .reopen = file_reopen, .fini = file_fini);

@@ -1,1 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
+# End-to-end tests of the real daemon (root: real BPF; they SKIP otherwise).
+check_PROGRAMS += tests/integration/notify-recorder
+tests_integration_notify_recorder_SOURCES = tests/integration/notify-recorder.c
+
+INTEGRATION_TESTS = \
+	tests/integration/test-daemon-badinput.sh \
+	tests/integration/test-daemon-exec.sh \
+	tests/integration/test-daemon-cgroup.sh \
+	tests/integration/test-daemon-journald.sh
+TESTS += $(INTEGRATION_TESTS)
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh

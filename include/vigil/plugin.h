@@ -181,6 +181,8 @@ struct vigil_host {
  *	after writing one replacement msgpack record into @out, VIGIL_FILTER_DROP to drop it
  *	(counted as filtered), or a negative errno on failure (the record passes unchanged and
  *	the failure is counted).
+ * @reopen: optional, output only. Reopen files after log rotation (the daemon received
+ *	SIGUSR1); called on the worker thread between emit() calls.
  * @fini: release the instance; called exactly once after a successful init().
  */
 struct vigil_plugin {
@@ -198,6 +200,7 @@ struct vigil_plugin {
 	enum vigil_status (*flush)(void *instance, uint64_t timeout_usec);
 	enum vigil_status (*probe)(void *instance);
 	int (*filter)(void *instance, const struct vigil_record *in, struct vigil_buf *out);
+	enum vigil_status (*reopen)(void *instance);
 	void (*fini)(void *instance);
 };
 

@@ -124,7 +124,7 @@ static inline void tap_skip_all(const char *why)
 
 static inline int tap_run(void)
 {
-	int n = 0, i = 0, failed = 0;
+	volatile int n = 0, i = 0, failed = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (struct tap_test *t = tap_tests; t; t = t->next)

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* out_file.so through dlopen and the fake host: write, rotation, mode, reopen, bad paths. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fake_host.h"
+#include "tap.h"
+#include "testrec.h"
+
+static const struct vigil_plugin *plugin;
+static char dir[] = "/tmp/vigil-test-out-file.XXXXXX";
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *s = NULL;
+	size_t n = 0;
+
+	if (!f)
+		return NULL;
+	if (getdelim(&s, &n, '\0', f) < 0) {
+		free(s);
+		s = strdup("");
+	}
+	fclose(f);
+	return s;
+}
+
+static unsigned count_lines(const char *s)
+{
+	unsigned n = 0;
+	for (; s && *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* Emit @n exec records (one batch) and return the plugin's status. */
+static enum vigil_status emit_n(void *inst, unsigned n, msgpack_sbuffer *sb)
+{
+	struct vigil_record recs[64];
+	uint8_t results[64] = {};
+	struct vigil_batch b = { .records = recs, .n_records = n, .schema_major = 1, .id = 1 };
+
+	testrec_exec(sb, &testrec_curl, &testrec_bash);
+	for (unsigned i = 0; i < n; i++)
+		recs[i] = (struct vigil_record){ (const uint8_t *)sb->data, (uint32_t)sb->size,
+						 VIGIL_RECORD_PROCESS_EXEC, i };
+	return plugin->emit(inst, &b, results);
+}
+
+static void path_in_dir(char *buf, size_t n, const char *name)
+{
+	snprintf(buf, n, "%s/%s", dir, name);
+}
+
+TEST(descriptor)
+{
+	ASSERT_NOT_NULL(plugin);
+	ASSERT_STREQ(plugin->name, "file");
+	ASSERT_STREQ(plugin->section, "File");
+	ASSERT_EQ(plugin->kind, VIGIL_PLUGIN_OUTPUT);
+	ASSERT_NOT_NULL(plugin->reopen);
+}
+
+TEST(writes_json_lines_mode_0600)
+{
+	struct fake_host *fh = fake_host_new("file-test");
+	msgpack_sbuffer sb;
+	char path[256];
+	struct stat st;
+	void *inst = NULL;
+	char *text;
+
+	msgpack_sbuffer_init(&sb);
+	path_in_dir(path, sizeof(path), "events.json");
+	fake_host_set(fh, "File", "Path", path);
+	ASSERT_OK(plugin->init(&fh->host, &inst));
+	ASSERT_EQ(emit_n(inst, 3, &sb), VIGIL_OK);
+	ASSERT_EQ(stat(path, &st), 0);
+	ASSERT_EQ(st.st_mode & 07777, 0600);
+	text = slurp(path);
+	ASSERT_EQ(count_lines(text), 3);
+	ASSERT_TRUE(strncmp(text, "{\"process_exec\":{\"process\":{\"exec_id\":", 38) == 0);
+	ASSERT_CONTAINS(text, "\"time\":\"2026-11-21T23:59:01.123456789Z\"}\n{\"process_exec\"");
+	free(text);
+	plugin->fini(inst);
+	fake_host_free(fh);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+TEST(compact_format_and_mode)
+{
+	struct fake_host *fh = fake_host_new("file-test");
+	msgpack_sbuffer sb;
+	char path[256];
+	struct stat st;
+	void *inst = NULL;
+	char *text;
+
+	msgpack_sbuffer_init(&sb);
+	path_in_dir(path, sizeof(path), "compact.log");
+	fake_host_set(fh, "File", "Path", path);
+	fake_host_set(fh, "File", "Format", "compact");
+	fake_host_set(fh, "File", "Mode", "0640");
+	ASSERT_OK(plugin->init(&fh->host, &inst));
+	ASSERT_EQ(emit_n(inst, 1, &sb), VIGIL_OK);
+	ASSERT_EQ(stat(path, &st), 0);
+	ASSERT_EQ(st.st_mode & 07777, 0640);
+	text = slurp(path);
+	ASSERT_STREQ(text, "exec  pid=1234 nginx.service /usr/bin/curl -s https://example.org\n");
+	free(text);
+	plugin->fini(inst);
+	fake_host_free(fh);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+TEST(rotation_keeps_n_files)
+{
+	struct fake_host *fh = fake_host_new("file-test");
+	msgpack_sbuffer sb;
+	char path[256], rot[300];
+	struct stat st;
+	void *inst = NULL;
+	size_t line_len;
+	char *text;
+
+	msgpack_sbuffer_init(&sb);
+	path_in_dir(path, sizeof(path), "rot.json");
+	fake_host_set(fh, "File", "Path", path);
+	fake_host_set(fh, "File", "MaxSize", "4K");
+	fake_host_set(fh, "File", "Keep", "2");
+	ASSERT_OK(plugin->init(&fh->host, &inst));
+	ASSERT_EQ(emit_n(inst, 1, &sb), VIGIL_OK);
+	ASSERT_EQ(stat(path, &st), 0);
+	line_len = (size_t)st.st_size;
+	ASSERT_TRUE(line_len > 500 && line_len < 2048);
+	/* 2 lines per batch fit in 4 KiB only when the file is empty. */
+	for (int i = 0; i < 6; i++)
+		ASSERT_EQ(emit_n(inst, 2, &sb), VIGIL_OK);
+	ASSERT_EQ(stat(path, &st), 0);
+	ASSERT_TRUE((size_t)st.st_size <= 4096);
+	snprintf(rot, sizeof(rot), "%s.1", path);
+	ASSERT_EQ(stat(rot, &st), 0);
+	ASSERT_TRUE((size_t)st.st_size <= 4096);
+	text = slurp(rot);
+	ASSERT_TRUE(count_lines(text) >= 2);
+	free(text);
+	snprintf(rot, sizeof(rot), "%s.2", path);
+	ASSERT_EQ(stat(rot, &st), 0);
+	snprintf(rot, sizeof(rot), "%s.3", path);
+	ASSERT_TRUE(stat(rot, &st) < 0 && errno == ENOENT);
+	plugin->fini(inst);
+	fake_host_free(fh);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+TEST(reopen_after_rename)
+{
+	struct fake_host *fh = fake_host_new("file-test");
+	msgpack_sbuffer sb;
+	char path[256], moved[300];
+	void *inst = NULL;
+	char *a, *b;
+
+	msgpack_sbuffer_init(&sb);
+	path_in_dir(path, sizeof(path), "logrotate.json");
+	snprintf(moved, sizeof(moved), "%s.old", path);
+	fake_host_set(fh, "File", "Path", path);
+	ASSERT_OK(plugin->init(&fh->host, &inst));
+	ASSERT_EQ(emit_n(inst, 1, &sb), VIGIL_OK);
+	ASSERT_EQ(rename(path, moved), 0);
+	/* Without reopen the old file still grows. */
+	ASSERT_EQ(emit_n(inst, 1, &sb), VIGIL_OK);
+	ASSERT_EQ(plugin->reopen(inst), VIGIL_OK);
+	ASSERT_EQ(emit_n(inst, 1, &sb), VIGIL_OK);
+	a = slurp(moved);
+	b = slurp(path);
+	ASSERT_EQ(count_lines(a), 2);
+	ASSERT_EQ(count_lines(b), 1);
+	free(a);
+	free(b);
+	plugin->fini(inst);
+	fake_host_free(fh);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+TEST(unwritable_path_refused_with_name)
+{
+	struct fake_host *fh = fake_host_new("file-test");
+	void *inst = NULL;
+
+	fake_host_set(fh, "File", "Path", "/nonexistent-vigil-dir/events.json");
+	ASSERT_ERRNO(plugin->init(&fh->host, &inst), ENOENT);
+	ASSERT_CONTAINS(fake_host_logs(fh), "'/nonexistent-vigil-dir/events.json'");
+	ASSERT_CONTAINS(fake_host_logs(fh), "No such file or directory");
+	fake_host_free(fh);
+}
+
+TEST(bad_values_refused_with_location)
+{
+	static const char *const bad[][2] = {
+		{ "Path", "relative/path" }, { "Format", "xml" }, { "MaxSize", "10X" },
+		{ "Keep", "-1" },	     { "Mode", "0999" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct fake_host *fh = fake_host_new("file-test");
+		char path[256];
+		void *inst = NULL;
+
+		path_in_dir(path, sizeof(path), "bad.json");
+		fake_host_set(fh, "File", "Path", path);
+		fake_host_set(fh, "File", bad[i][0], bad[i][1]);
+		ASSERT_ERRNO(plugin->init(&fh->host, &inst), EINVAL);
+		ASSERT_CONTAINS(fake_host_logs(fh), "test.conf:");
+		ASSERT_CONTAINS(fake_host_logs(fh), bad[i][1]);
+		fake_host_free(fh);
+	}
+}
+
+TEST(write_error_is_retry_logged_once)
+{
+	struct fake_host *fh = fake_host_new("file-test");
+	msgpack_sbuffer sb;
+	void *inst = NULL;
+
+	if (access("/dev/full", W_OK) < 0)
+		return;
+	msgpack_sbuffer_init(&sb);
+	fake_host_set(fh, "File", "Path", "/dev/full");
+	fake_host_set(fh, "File", "MaxSize", "0");
+	fake_host_set(fh, "File", "Mode", "0666");
+	ASSERT_OK(plugin->init(&fh->host, &inst));
+	ASSERT_EQ(emit_n(inst, 1, &sb), VIGIL_RETRY);
+	ASSERT_EQ(emit_n(inst, 1, &sb), VIGIL_RETRY);
+	ASSERT_EQ(emit_n(inst, 1, &sb), VIGIL_RETRY);
+	ASSERT_EQ(fh->n_logs, 1);
+	ASSERT_CONTAINS(fake_host_logs(fh), "No space left on device");
+	plugin->fini(inst);
+	fake_host_free(fh);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+int main(void)
+{
+	int r;
+
+	umask(022);
+	if (!mkdtemp(dir))
+		return 99;
+	plugin = fake_host_load("out_file.so");
+	r = tap_run();
+	if (r == 0) {
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		(void)!system(cmd);
+	}
+	return r;
+}

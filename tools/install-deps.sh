@@ -1,0 +1,22 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Install what building and testing vigil needs on Debian 12 (bookworm). Needs root.
+set -eu
+PKGS="build-essential autoconf automake libtool pkg-config make
+clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
+libsystemd-dev libmsgpack-dev librdkafka-dev libcurl4-openssl-dev
+systemd util-linux procps jq xz-utils"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps.sh: must run as root (apt-get)" >&2
+    exit 1
+fi
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    # shellcheck disable=SC2086
+    apt-get install -y --no-install-recommends $missing
+fi
