@@ -8,6 +8,7 @@
 #include "config.h"
 #include "log.h"
 #include "manager.h"
+#include "plugin_host.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/vigil"
 #define DEFAULT_RUNTIME_DIR "/run/vigil"
@@ -122,9 +123,21 @@ static int run(int argc, char *argv[])
 	if (r < 0)
 		return EXIT_FAILURE;
 	if (arg_validate) {
-		unsigned warnings = cfg->n_warnings;
+		struct plugin_host_options pho = {
+			.plugin_dir = arg_plugin_dir,
+			.node_name = cfg->node_name,
+			.check_owner = true, /* as the daemon would load them */
+		};
+		unsigned warnings = cfg->n_warnings, plugin_warnings = 0;
 
+		/* Outputs too: their plugins and filters load, and their sections are checked. */
+		r = plugin_host_validate(&pho, cfg->outputs, cfg->n_outputs, &plugin_warnings);
 		config_free(cfg);
+		warnings += plugin_warnings;
+		if (r == -EINVAL)
+			return EX_CONFIG_STATUS;
+		if (r < 0)
+			return EXIT_FAILURE;
 		if (warnings > 0) {
 			log_error("Configuration has %u warning(s).", warnings);
 			return EXIT_FAILURE;

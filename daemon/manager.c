@@ -57,7 +57,10 @@ struct manager {
 	uint64_t records_out; /* records handed to the plugin host */
 	uint64_t decode_errors;
 	uint64_t encode_errors;
-	uint64_t loss_reported[_LOSS_STAGE_MAX]; /* totals already reported in vigil_loss */
+	uint64_t loss_reported[_LOSS_STAGE_MAX]; /* sum of counts reported in vigil_loss */
+	uint64_t loss_seen[_LOSS_STAGE_MAX]; /* kernel/decode totals already reported */
+	uint64_t *queue_seen; /* per output: queue_dropped already reported */
+	size_t n_queue_seen;
 	uint64_t events_at_last_status;
 	uint64_t last_status_usec;
 	bool stopping;
@@ -158,19 +161,6 @@ static int on_ringbuf(sd_event_source *s, int fd, uint32_t revents, void *userda
 	return 0;
 }
 
-static uint64_t manager_queue_drops(struct manager *m)
-{
-	uint64_t total = 0;
-
-	for (size_t i = 0; i < plugin_host_n_outputs(m->host); i++) {
-		struct output_stats st;
-
-		plugin_host_stats(m->host, i, &st);
-		total += st.queue_dropped;
-	}
-	return total;
-}
-
 static uint64_t manager_kernel_drops(struct manager *m)
 {
 	uint64_t drops[VIGIL_DROP_SLOTS] = {}, total = 0;
@@ -182,28 +172,44 @@ static uint64_t manager_kernel_drops(struct manager *m)
 	return total;
 }
 
-/* Turn new losses into vigil_loss records so consumers see the gap in-band. */
+/* Emit one vigil_loss record if total grew past what was already reported. */
+static void manager_report_loss(struct manager *m, enum loss_stage stage, const char *output,
+				uint64_t total, uint64_t *reported)
+{
+	const uint8_t *rec;
+	size_t size;
+	uint64_t count;
+
+	if (total <= *reported)
+		return;
+	count = total - *reported;
+	*reported = total;
+	m->loss_reported[stage] += count;
+	log_warning("Lost %" PRIu64 " events at stage '%s'%s%s%s (%" PRIu64 " since start).", count,
+		    loss_stage_name[stage], output ? " (output '" : "", strempty(output),
+		    output ? "')" : "", total);
+	if (record_encode_loss(m->encoder, now_usec(CLOCK_REALTIME) * NSEC_PER_USEC,
+			       loss_stage_name[stage], output, count, total, &rec, &size) >= 0)
+		manager_emit(m, VIGIL_RECORD_VIGIL_LOSS, rec, size);
+}
+
+/*
+ * Turn new losses into vigil_loss records so consumers see the gap in-band. Queue losses are
+ * reported per output instance, since each output loses different records.
+ */
 static void manager_report_losses(struct manager *m)
 {
-	uint64_t totals[_LOSS_STAGE_MAX] = {
-		[LOSS_KERNEL] = manager_kernel_drops(m),
-		[LOSS_DECODE] = m->decode_errors + m->encode_errors,
-		[LOSS_QUEUE] = manager_queue_drops(m),
-	};
+	size_t n = plugin_host_n_outputs(m->host);
 
-	for (size_t s = 0; s < _LOSS_STAGE_MAX; s++) {
-		const uint8_t *rec;
-		size_t size;
-		uint64_t count = totals[s] - m->loss_reported[s];
+	manager_report_loss(m, LOSS_KERNEL, NULL, manager_kernel_drops(m),
+			    &m->loss_seen[LOSS_KERNEL]);
+	manager_report_loss(m, LOSS_DECODE, NULL, m->decode_errors + m->encode_errors,
+			    &m->loss_seen[LOSS_DECODE]);
+	for (size_t i = 0; i < n && i < m->n_queue_seen; i++) {
+		struct output_stats st;
 
-		if (totals[s] <= m->loss_reported[s])
-			continue;
-		log_warning("Lost %" PRIu64 " events at stage '%s' (%" PRIu64 " since start).",
-			    count, loss_stage_name[s], totals[s]);
-		if (record_encode_loss(m->encoder, now_usec(CLOCK_REALTIME) * NSEC_PER_USEC,
-				       loss_stage_name[s], NULL, count, totals[s], &rec, &size) >= 0)
-			manager_emit(m, VIGIL_RECORD_VIGIL_LOSS, rec, size);
-		m->loss_reported[s] = totals[s];
+		plugin_host_stats(m->host, i, &st);
+		manager_report_loss(m, LOSS_QUEUE, st.name, st.queue_dropped, &m->queue_seen[i]);
 	}
 }
 
@@ -260,7 +266,7 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
 
 static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
-	log_info("Received %s, draining and exiting.", strsignal((int)si->ssi_signo));
+	log_info("Received SIG%s, draining and exiting.", sigabbrev_np((int)si->ssi_signo));
 	return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
@@ -339,8 +345,12 @@ int manager_new(struct vigil_config *cfg, const struct manager_options *o, struc
 	r = plugin_host_new(&pho, cfg->outputs, cfg->n_outputs, &m->host);
 	if (r < 0)
 		return r;
-	if (plugin_host_n_outputs(m->host) == 0)
+	m->n_queue_seen = plugin_host_n_outputs(m->host);
+	if (m->n_queue_seen == 0)
 		log_warning("No output is enabled: events are collected but go nowhere.");
+	m->queue_seen = calloc(m->n_queue_seen + 1, sizeof(*m->queue_seen));
+	if (!m->queue_seen)
+		return log_oom();
 
 	r = record_encoder_new(cfg->node_name, cfg->ancestors, &m->encoder);
 	if (r < 0)
@@ -466,6 +476,7 @@ struct manager *manager_free(struct manager *m)
 	record_encoder_free(m->encoder);
 	cgroup_resolver_free(m->cgroups);
 	config_free(m->cfg);
+	free(m->queue_seen);
 	sd_event_unref(m->event);
 	free(m);
 	return NULL;

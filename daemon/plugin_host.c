@@ -554,9 +554,14 @@ static int plugin_load(const struct plugin_host *h, uint32_t kind, const char *n
 	return 0;
 }
 
-/* Warn about keys a plugin does not know and sections nobody reads; never fatal. */
-static void output_check_sections(const struct output *o)
+/*
+ * Warn about keys a plugin does not know and sections nobody reads; never fatal. Returns the
+ * number of warnings (vigild --validate fails on any).
+ */
+static unsigned output_check_sections(const struct output *o)
 {
+	unsigned warnings = 0;
+
 	for (size_t i = 0; i < o->n_kvs; i++) {
 		const struct vigil_kv *kv = &o->kvs[i];
 		const struct vigil_plugin *owner = NULL;
@@ -575,6 +580,7 @@ static void output_check_sections(const struct output *o)
 				    "ignoring.",
 				    strempty(kv->file), kv->line, kv->section, o->name,
 				    o->plugin_name);
+			warnings++;
 			continue;
 		}
 		if (!owner->keys || strv_contains(owner->keys, kv->key))
@@ -583,7 +589,9 @@ static void output_check_sections(const struct output *o)
 		log_warning("%s:%u: Unknown key '%s' in section [%s], ignoring.%s%s%s",
 			    strempty(kv->file), kv->line, kv->key, kv->section,
 			    s ? " Did you mean '" : "", strempty(s), s ? "'?" : "");
+		warnings++;
 	}
+	return warnings;
 }
 
 static int output_copy_config(struct output *o, const struct vigil_output_config *c)
@@ -632,6 +640,45 @@ static int output_routing(struct output *o, const struct vigil_output_config *c)
 	return 0;
 }
 
+/*
+ * Everything about one instance that can be checked without running it: copy its config, resolve
+ * Events=, load (dlopen + ABI checks, never init()) the output plugin and its Filters=. Shared by
+ * plugin_host_new() and plugin_host_validate(); creates nothing on disk.
+ */
+static int output_load(struct plugin_host *h, struct output *o, const struct vigil_output_config *c)
+{
+	int r;
+
+	o->h = h;
+	if (output_copy_config(o, c) < 0)
+		return log_oom();
+	r = output_routing(o, c);
+	if (r < 0)
+		return r;
+
+	r = plugin_load(h, VIGIL_PLUGIN_OUTPUT, o->plugin_name, o->name, &o->plugin, &o->path);
+	if (r < 0)
+		return r;
+
+	/* Filters are part of the instance and validated with it. */
+	for (char **f = c->filters; f && *f; f++) {
+		struct filter_inst *fi, *a;
+
+		a = realloc(o->filters, (o->n_filters + 1) * sizeof(*a));
+		if (!a)
+			return log_oom();
+		o->filters = a;
+		fi = &o->filters[o->n_filters++];
+		*fi = (struct filter_inst){.name = strdup(*f)};
+		if (!fi->name)
+			return log_oom();
+		r = plugin_load(h, VIGIL_PLUGIN_FILTER, fi->name, o->name, &fi->plugin, &fi->path);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int output_setup(struct plugin_host *h, struct output *o,
 			const struct vigil_output_config *c)
 {
@@ -650,10 +697,10 @@ static int output_setup(struct plugin_host *h, struct output *o,
 		return -r;
 	}
 	o->lock_initialized = true;
-	o->h = h;
 
-	if (output_copy_config(o, c) < 0)
-		return log_oom();
+	r = output_load(h, o, c);
+	if (r < 0)
+		return r;
 	o->queue_size = c->queue_size ?: DEFAULT_QUEUE_SIZE;
 	o->batch_size = c->batch_size ?: DEFAULT_BATCH_SIZE;
 	o->retry_max_usec = c->retry_max_usec ?: DEFAULT_RETRY_MAX_USEC;
@@ -662,13 +709,6 @@ static int output_setup(struct plugin_host *h, struct output *o,
 	o->q = calloc(o->queue_size, sizeof(*o->q));
 	if (!o->q)
 		return log_oom();
-	r = output_routing(o, c);
-	if (r < 0)
-		return r;
-
-	r = plugin_load(h, VIGIL_PLUGIN_OUTPUT, o->plugin_name, o->name, &o->plugin, &o->path);
-	if (r < 0)
-		return r;
 	o->max_in_flight = MIN(MAX(o->plugin->max_in_flight, 1U), MAX_IN_FLIGHT_CAP);
 
 	if (h->state_dir) {
@@ -683,27 +723,11 @@ static int output_setup(struct plugin_host *h, struct output *o,
 				o->state_dir);
 	}
 
-	/* Filters first: they are part of the instance and validated with it. */
-	for (char **f = c->filters; f && *f; f++) {
-		struct filter_inst *fi, *a;
-
-		a = realloc(o->filters, (o->n_filters + 1) * sizeof(*a));
-		if (!a)
-			return log_oom();
-		o->filters = a;
-		fi = &o->filters[o->n_filters++];
-		*fi = (struct filter_inst){.name = strdup(*f)};
-		if (!fi->name)
-			return log_oom();
-		r = plugin_load(h, VIGIL_PLUGIN_FILTER, fi->name, o->name, &fi->plugin, &fi->path);
-		if (r < 0)
-			return r;
-	}
 	ctx_setup(&o->ctx, o, o->plugin, NULL, o->path);
 	for (size_t i = 0; i < o->n_filters; i++)
 		ctx_setup(&o->filters[i].ctx, o, o->filters[i].plugin, o->filters[i].name,
 			  o->filters[i].path);
-	output_check_sections(o);
+	(void)output_check_sections(o);
 
 	r = o->plugin->init(&o->ctx.host, &o->instance);
 	if (r < 0)
@@ -1276,12 +1300,11 @@ struct plugin_host *plugin_host_free(struct plugin_host *h)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct plugin_host *, plugin_host_free)
 
-int plugin_host_new(const struct plugin_host_options *opts,
-		    const struct vigil_output_config *outputs, size_t n, struct plugin_host **ret)
+static int host_alloc(const struct plugin_host_options *opts,
+		      const struct vigil_output_config *outputs, size_t n, struct plugin_host **ret)
 {
 	_cleanup_(plugin_host_freep) struct plugin_host *h = NULL;
 	size_t n_enabled = 0;
-	int r;
 
 	if (!opts || !ret || (n > 0 && !outputs))
 		return -EINVAL;
@@ -1316,6 +1339,21 @@ int plugin_host_new(const struct plugin_host_options *opts,
 		if (!h->outputs)
 			return log_oom();
 	}
+	*ret = TAKE_PTR(h);
+	return 0;
+}
+
+/*
+ * Set up every enabled output. With @ret_warnings (--validate) only output_load() and the
+ * unknown-key check run, and every output is checked even after a failure (the first error is
+ * returned); without, each is set up completely (init() included) and the first failure stops.
+ */
+static int host_add_outputs(struct plugin_host *h, const struct vigil_output_config *outputs,
+			    size_t n, unsigned *ret_warnings)
+{
+	unsigned warnings = 0;
+	int r, ret = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		struct output *o;
 
@@ -1323,16 +1361,62 @@ int plugin_host_new(const struct plugin_host_options *opts,
 			log_debug("Output '%s' is disabled, skipping.", strempty(outputs[i].name));
 			continue;
 		}
-		if (isempty(outputs[i].name))
-			return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Output without a name.");
-		o = &h->outputs[h->n_outputs];
-		o->index = h->n_outputs++;
-		r = output_setup(h, o, &outputs[i]);
-		if (r < 0)
+		if (isempty(outputs[i].name)) {
+			r = log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Output without a name.");
+		} else {
+			o = &h->outputs[h->n_outputs];
+			o->index = h->n_outputs++;
+			if (!ret_warnings) {
+				r = output_setup(h, o, &outputs[i]);
+			} else {
+				r = output_load(h, o, &outputs[i]);
+				if (r >= 0)
+					warnings += output_check_sections(o);
+			}
+		}
+		if (r < 0 && !ret_warnings)
 			return r;
+		if (r < 0 && ret == 0)
+			ret = r;
 	}
+	if (ret_warnings)
+		*ret_warnings = warnings;
+	return ret;
+}
+
+int plugin_host_new(const struct plugin_host_options *opts,
+		    const struct vigil_output_config *outputs, size_t n, struct plugin_host **ret)
+{
+	_cleanup_(plugin_host_freep) struct plugin_host *h = NULL;
+	int r;
+
+	if (!ret)
+		return -EINVAL;
+	r = host_alloc(opts, outputs, n, &h);
+	if (r < 0)
+		return r;
+	r = host_add_outputs(h, outputs, n, NULL);
+	if (r < 0)
+		return r;
 	*ret = TAKE_PTR(h);
 	return 0;
+}
+
+int plugin_host_validate(const struct plugin_host_options *opts,
+			 const struct vigil_output_config *outputs, size_t n,
+			 unsigned *ret_warnings)
+{
+	_cleanup_(plugin_host_freep) struct plugin_host *h = NULL;
+	unsigned warnings = 0;
+	int r;
+
+	r = host_alloc(opts, outputs, n, &h);
+	if (r < 0)
+		return r;
+	r = host_add_outputs(h, outputs, n, &warnings);
+	if (ret_warnings)
+		*ret_warnings = warnings;
+	return r;
 }
 
 int plugin_host_start(struct plugin_host *h)

@@ -46,6 +46,17 @@ struct output_stats {
  */
 int plugin_host_new(const struct plugin_host_options *o, const struct vigil_output_config *outputs,
 		    size_t n, struct plugin_host **ret);
+/*
+ * vigild --validate: for every enabled output of outputs[0..n), do what plugin_host_new() does
+ * short of running anything: resolve Events=, load the output plugin and its Filters= (file,
+ * owner/mode and ABI checks, but no init()), and warn (file:line, did-you-mean) about unknown
+ * sections and keys. Checks every output even after a failure. Creates no files or threads.
+ * Returns 0 or the first error (-errno, logged); *ret_warnings (may be NULL) gets the number of
+ * warnings.
+ */
+int plugin_host_validate(const struct plugin_host_options *o,
+			 const struct vigil_output_config *outputs, size_t n,
+			 unsigned *ret_warnings);
 /* Start one worker thread per instance. */
 int plugin_host_start(struct plugin_host *h);
 /*

@@ -1,2 +1,3 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 dist_man_MANS += man/vigild.conf.5
+dist_man_MANS += man/vigild.8

@@ -11,9 +11,10 @@ tests_plugins_libtestrec_la_CFLAGS = $(PLUGIN_TEST_CFLAGS)
 tests_plugins_libtestrec_la_LIBADD = $(MSGPACK_LIBS) -ldl
 
 check_PROGRAMS += tests/plugins/test-json tests/plugins/test-compact tests/plugins/test-out-file \
-	tests/plugins/test-filter-redact tests/plugins/journald-driver tests/plugins/bench-json
+	tests/plugins/test-out-stdout tests/plugins/test-filter-redact tests/plugins/journald-driver \
+	tests/plugins/bench-json
 TESTS += tests/plugins/test-json tests/plugins/test-compact tests/plugins/test-out-file \
-	tests/plugins/test-filter-redact tests/plugins/test-journald.sh
+	tests/plugins/test-out-stdout tests/plugins/test-filter-redact tests/plugins/test-journald.sh
 EXTRA_DIST += tests/plugins/test-journald.sh
 
 tests_plugins_test_json_SOURCES = tests/plugins/test-json.c
@@ -27,6 +28,10 @@ tests_plugins_test_compact_LDADD = $(PLUGIN_TEST_LDADD)
 tests_plugins_test_out_file_SOURCES = tests/plugins/test-out-file.c
 tests_plugins_test_out_file_CFLAGS = $(PLUGIN_TEST_CFLAGS)
 tests_plugins_test_out_file_LDADD = $(PLUGIN_TEST_LDADD)
+
+tests_plugins_test_out_stdout_SOURCES = tests/plugins/test-out-stdout.c
+tests_plugins_test_out_stdout_CFLAGS = $(PLUGIN_TEST_CFLAGS)
+tests_plugins_test_out_stdout_LDADD = $(PLUGIN_TEST_LDADD)
 
 tests_plugins_test_filter_redact_SOURCES = tests/plugins/test-filter-redact.c
 tests_plugins_test_filter_redact_CFLAGS = $(PLUGIN_TEST_CFLAGS)

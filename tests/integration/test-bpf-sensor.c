@@ -737,6 +737,8 @@ int main(void)
 
 	if (geteuid() != 0)
 		tap_skip_all("needs root to load BPF programs");
+	if (getenv("VIGIL_SKIP_ROOT_TESTS"))
+		tap_skip_all("VIGIL_SKIP_ROOT_TESTS is set");
 	if (access("/sys/kernel/btf/vmlinux", R_OK) < 0)
 		tap_skip_all("kernel has no BTF (/sys/kernel/btf/vmlinux)");
 	log_setup();

@@ -48,6 +48,45 @@ if [ "$(id -u)" -eq 0 ] && [ -z "${VIGIL_SKIP_ROOT_TESTS:-}" ]; then
     check "unknown plugin: non-zero exit" test "$RC" -ne 0
     check "unknown plugin: message names it" sh -c "echo \"\$0\" | grep -q \"nosuch\"" "$OUT"
 
+    run "$C" --validate
+    check "unknown plugin: --validate exits non-zero" test "$RC" -ne 0
+    check "unknown plugin: --validate names it" sh -c "echo \"\$0\" | grep -q \"Plugin 'nosuch' not found\"" "$OUT"
+
+    # Typo in a plugin section: --validate warns with file:line and a suggestion.
+    # (Plugin sections are checked by loading the plugin, which must be root-owned: root only.)
+    C="$T/plugin-typo"; make_config "$C"
+    printf '[Output]\nPlugin=file\n[File]\nPth=/x\nPath=%s/typo.json\n' "$C" >"$C/outputs.d/typo.conf"
+    run "$C" --validate
+    check "plugin section typo: --validate exits non-zero" test "$RC" -ne 0
+    check "plugin section typo: file:line and did-you-mean" sh -c "echo \"\$0\" | grep -q \"outputs.d/typo.conf:4: Unknown key 'Pth' in section \\[File\\].*Did you mean 'Path'\"" "$OUT"
+    check "plugin section typo: --validate created nothing" test ! -e "$C/typo.json" -a ! -e "$C/state"
+
+    # A clean config with outputs validates (the plugins load, init() is not called).
+    C="$T/clean"; make_config "$C"
+    cp "$top_srcdir/conf.d/outputs.d/stdout.conf" "$C/outputs.d/"
+    run "$C" --validate
+    is "$RC" "0" "clean config with file and stdout outputs: --validate exits 0"
+    check "clean config: --validate did not open the output file" test ! -e "$C/events.json"
+
+    # A plugin built for another ABI major, among copies of the real plugins.
+    FAKE_DIR="$top_builddir/tests/plugins/fake/.libs"
+    if [ -f "$FAKE_DIR/out_badmajor.so" ]; then
+        C="$T/badabi"; make_config "$C"; P="$T/badabi-plugins"; mkdir -p "$P"
+        cp "$PLUGIN_DIR"/*.so "$P/"; cp "$FAKE_DIR/out_badmajor.so" "$P/"; chmod 0755 "$P"/*.so
+        printf '[Output]\nPlugin=badmajor\n' >"$C/outputs.d/bad.conf"
+        OUT=$(STATE_DIRECTORY="$C/state" RUNTIME_DIRECTORY="$C/run" "$VIGILD" --config-dir "$C" \
+            --plugin-dir "$P" --validate 2>&1); RC=$?
+        check "wrong ABI major: --validate exits non-zero" test "$RC" -ne 0
+        check "wrong ABI major: --validate says ABI" sh -c "echo \"\$0\" | grep -q 'out_badmajor.so.*ABI 2.x, this daemon 1.x'" "$OUT"
+        OUT=$(STATE_DIRECTORY="$C/state" RUNTIME_DIRECTORY="$C/run" timeout 30 "$VIGILD" \
+            --config-dir "$C" --plugin-dir "$P" 2>&1); RC=$?
+        check "wrong ABI major: vigild refuses to start" test "$RC" -ne 0 -a "$RC" -ne 124
+        check "wrong ABI major: message says ABI" sh -c "echo \"\$0\" | grep -q 'ABI'" "$OUT"
+        check "wrong ABI major: never READY (no event written)" test ! -s "$C/events.json"
+    else
+        ok 1 "fake plugin out_badmajor.so not built in $FAKE_DIR"
+    fi
+
     # Unwritable output path.
     C="$T/unwritable"; make_config "$C"
     sed -i "s|^Path=.*|Path=/proc/vigil-cannot-write/events.json|" "$C/outputs.d/file.conf"

@@ -266,11 +266,60 @@ TEST(exit_grace_period)
 	proc_cache_free(c);
 }
 
+/*
+ * The fixture's exe and cwd symlinks are not shipped as symlinks ("make dist" dereferences
+ * them, and cwd -> / would pull in the whole file system): tests/data/proc/links lists them as
+ * "PID NAME TARGET" lines, and the first use copies the tree to a temp dir and creates them.
+ */
+static char fixture_dir[] = "/tmp/vigil-proc-fixture.XXXXXX";
+
+static void fixture_remove(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fixture_dir);
+	(void)!system(cmd);
+}
+
+static const char *fixture_root(void)
+{
+	char *root = fixture_dir;
+	static bool made;
+	char cmd[512], line[512], path[1024];
+	FILE *f;
+
+	if (made)
+		return root;
+	if (!mkdtemp(root))
+		TAP_FAIL("mkdtemp: %s", strerror(errno));
+	atexit(fixture_remove);
+	snprintf(cmd, sizeof(cmd), "cp -R '%s/.' '%s/'", PROC_FIXTURE_DIR, root);
+	if (system(cmd) != 0)
+		TAP_FAIL("%s failed", cmd);
+	snprintf(path, sizeof(path), "%s/links", root);
+	f = fopen(path, "re");
+	if (!f)
+		TAP_FAIL("open %s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		char pid[32], name[32], target[400];
+
+		/* The target may contain spaces: it is the rest of the line. */
+		if (sscanf(line, "%31s %31s %399[^\n]", pid, name, target) != 3)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/%s", root, pid, name);
+		if (symlink(target, path) < 0)
+			TAP_FAIL("symlink %s: %s", path, strerror(errno));
+	}
+	fclose(f);
+	made = true;
+	return root;
+}
+
 static struct proc_cache *new_fixture(uint32_t args_max)
 {
 	struct proc_cache_options o = {
 		.node_name = "fixture",
-		.proc_root = PROC_FIXTURE_DIR,
+		.proc_root = fixture_root(),
 		.args_max = args_max,
 	};
 	struct proc_cache *c = NULL;
