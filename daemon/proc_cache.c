@@ -14,6 +14,7 @@
 
 #define EXEC_ID_MAX   256 /* base64 of "<node≤64>:<8>:<20>:<10>:<20>" is < 180 */
 #define NODE_NAME_MAX 64
+#define PARENT_MISS_SLOTS 64 /* power of two */
 
 struct proc_list {
 	struct proc_entry *head, *tail;
@@ -34,6 +35,16 @@ struct proc_cache {
 	char *proc_root;
 	char node_name[NODE_NAME_MAX + 1];
 	char boot_id[9];
+	/*
+	 * Parents that are neither cached nor in /proc, so that the children of one exited parent
+	 * do not each pay for opening /proc/<ppid>. A process that is gone never comes back under
+	 * the same (pid, start time), and find() is always asked first.
+	 */
+	struct {
+		uint32_t pid;
+		bool valid;
+		uint64_t ticks;
+	} parent_miss[PARENT_MISS_SLOTS];
 };
 
 /* What an entry is built from; strings need not be NUL-terminated. */
@@ -77,19 +88,46 @@ static size_t base64url(const uint8_t *in, size_t n, char *out)
 	return o;
 }
 
+/* Decimal digits of v at w; returns the end. */
+static char *put_dec(char *w, uint64_t v)
+{
+	char tmp[20];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*w++ = tmp[--n];
+	return w;
+}
+
 int proc_exec_id(const char *node_name, const char *boot_id8, uint64_t start_ticks, uint32_t pid,
 		 uint64_t exe_ino, char *buf, size_t bufsize)
 {
-	char raw[NODE_NAME_MAX + 80];
-	int n;
+	/* "%.*s:%s:%llu:%u:%llu" by hand: snprintf() was most of the cost of an exec event. */
+	char raw[NODE_NAME_MAX + 80], *w = raw;
+	size_t nl = strnlen(node_name, NODE_NAME_MAX), bl = strlen(boot_id8), n;
 
-	n = snprintf(raw, sizeof(raw), "%.*s:%s:%" PRIu64 ":%" PRIu32 ":%" PRIu64, NODE_NAME_MAX,
-		     node_name, boot_id8, start_ticks, pid, exe_ino);
-	if (n < 0 || (size_t)n >= sizeof(raw))
+	/* node, boot id, 4 colons and at most 20 + 10 + 20 digits must fit */
+	if (nl + bl + 4 + 50 >= sizeof(raw))
 		return -ENAMETOOLONG;
-	if (bufsize < ((size_t)n + 2) / 3 * 4 + 1)
+	memcpy(w, node_name, nl);
+	w += nl;
+	*w++ = ':';
+	memcpy(w, boot_id8, bl);
+	w += bl;
+	*w++ = ':';
+	w = put_dec(w, start_ticks);
+	*w++ = ':';
+	w = put_dec(w, pid);
+	*w++ = ':';
+	w = put_dec(w, exe_ino);
+	n = (size_t)(w - raw);
+	if (bufsize < (n + 2) / 3 * 4 + 1)
 		return -ENOBUFS;
-	return (int)base64url((const uint8_t *)raw, (size_t)n, buf);
+	return (int)base64url((const uint8_t *)raw, n, buf);
 }
 
 /* ---- lists and table ---- */
@@ -150,7 +188,8 @@ static void entry_remove(struct proc_cache *c, struct proc_entry *e)
 		*pp = e->hnext;
 	list_unlink(e->exited ? &c->exited : &c->live, e);
 	c->n--;
-	c->bytes -= entry_size(e);
+	c->bytes -= entry_size(e) + e->memo_bytes;
+	free(e->memo);
 	free(e);
 }
 
@@ -217,6 +256,8 @@ static struct proc_entry *entry_insert(struct proc_cache *c, const struct entry_
 	*e = s->f;
 	e->hnext = e->prev = e->next = NULL;
 	e->exited = false;
+	e->memo = NULL;
+	e->memo_bytes = 0;
 	p = e->data;
 	e->exec_id = put(&p, exec_id, (size_t)n, &e->exec_id_len, NULL);
 	e->parent_exec_id =
@@ -241,12 +282,18 @@ static struct proc_entry *entry_insert(struct proc_cache *c, const struct entry_
 
 static uint32_t count_args(const char *a, size_t len)
 {
+	const char *p, *end, *z;
 	uint32_t n = 0;
 
-	for (size_t i = 0; i < len; i++)
-		if (a[i] == 0)
-			n++;
-	if (len > 0 && a[len - 1] != 0)
+	if (len == 0)
+		return 0;
+	p = a;
+	end = a + len;
+	while (p < end && (z = memchr(p, 0, (size_t)(end - p)))) {
+		n++;
+		p = z + 1;
+	}
+	if (a[len - 1] != 0)
 		n++; /* cut in the middle of the last argument */
 	return n;
 }
@@ -518,15 +565,22 @@ int proc_cache_scan(struct proc_cache *c)
 static struct proc_entry *find_parent(struct proc_cache *c, uint32_t ppid, uint64_t ticks)
 {
 	const struct proc_entry *e;
+	size_t slot = ppid & (PARENT_MISS_SLOTS - 1);
 
 	if (ppid == 0)
 		return NULL;
 	e = find(c, ppid, ticks);
 	if (e)
 		return (struct proc_entry *)e;
+	if (c->parent_miss[slot].valid && c->parent_miss[slot].pid == ppid &&
+	    c->parent_miss[slot].ticks == ticks)
+		return NULL;
 	e = proc_cache_scan_pid(c, ppid);
 	if (e && e->start_ticks == ticks)
 		return (struct proc_entry *)e;
+	c->parent_miss[slot].pid = ppid;
+	c->parent_miss[slot].ticks = ticks;
+	c->parent_miss[slot].valid = true;
 	return NULL;
 }
 
@@ -721,6 +775,19 @@ void proc_cache_expire(struct proc_cache *c, uint64_t now_usec)
 {
 	while (c->exited.head && c->exited.head->exit_usec + c->grace_usec <= now_usec)
 		entry_remove(c, c->exited.head);
+}
+
+void proc_cache_set_memo(struct proc_cache *c, const struct proc_entry *e, struct proc_memo *memo,
+			 size_t bytes)
+{
+	/* Entries are allocated by the cache, never defined const: the cast is sound. */
+	struct proc_entry *m = (struct proc_entry *)e;
+
+	c->bytes -= m->memo_bytes;
+	free(m->memo);
+	m->memo = memo;
+	m->memo_bytes = memo ? (uint32_t)bytes : 0;
+	c->bytes += m->memo_bytes;
 }
 
 size_t proc_cache_size(struct proc_cache *c)

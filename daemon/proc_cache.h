@@ -34,6 +34,9 @@ enum {
 	PROC_F_MISS = 1 << 9,
 };
 
+/* Defined by the record encoder (record.c); the cache only owns and frees it. */
+struct proc_memo;
+
 struct proc_entry {
 	/* private links */
 	struct proc_entry *hnext;
@@ -65,6 +68,16 @@ struct proc_entry {
 	const char *args; /* NUL-separated argv area, args_len bytes (argc strings) */
 	uint16_t exec_id_len, parent_exec_id_len, binary_len, cwd_len, cgroup_len;
 	uint32_t args_len;
+
+	/*
+	 * What the record encoder derived from this entry (its msgpack "process" object), kept so
+	 * that the exec record, the exit record and every child's record reuse it instead of
+	 * re-encoding. Set with proc_cache_set_memo(), freed with the entry. Entries never change
+	 * after insertion except for the exit fields above, which the memo does not cover; code
+	 * that changes any other field must drop it with proc_cache_set_memo(c, e, NULL, 0).
+	 */
+	struct proc_memo *memo;
+	uint32_t memo_bytes;
 	char data[];
 };
 
@@ -102,6 +115,10 @@ const struct proc_entry *proc_cache_parent(struct proc_cache *c, const struct pr
 
 /* Drop exited entries whose exit is older than now_usec - grace (CLOCK_BOOTTIME usec). */
 void proc_cache_expire(struct proc_cache *c, uint64_t now_usec);
+
+/* Replace e's memo by @memo (malloc()ed, @bytes long; NULL drops it). The cache takes ownership. */
+void proc_cache_set_memo(struct proc_cache *c, const struct proc_entry *e, struct proc_memo *memo,
+			 size_t bytes);
 
 size_t proc_cache_size(struct proc_cache *c);
 uint64_t proc_cache_evictions(struct proc_cache *c);

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
-#include <msgpack.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,15 +9,208 @@
 /* Worst case of "arguments": every byte escaped plus quotes and separators. */
 #define ARGS_SCRATCH (4 * VIGIL_ARGS_MAX + 64)
 
+/*
+ * msgpack is written by hand into a growable buffer rather than through msgpack-c's packer:
+ * the packer calls its write callback once per header and once per body (dozens of small
+ * msgpack_sbuffer_write() calls per record), while a record is mostly constant keys and
+ * strings copied from the process cache. The encodings are the smallest ones, exactly as
+ * msgpack-c chooses them (tests decode records with msgpack-c and compare golden bytes).
+ */
+struct mpw {
+	uint8_t *data;
+	size_t len, cap;
+	bool failed; /* an allocation failed; later writes are dropped */
+};
+
+/* The msgpack "process" object of one entry, without its tid value (the only field that depends
+ * on the event): data[0, tid_off) precedes it, data[tid_off, size) follows it. */
+struct proc_memo {
+	int64_t boot_offset_ns; /* start_time depends on it */
+	uint32_t tid_off, size;
+	uint8_t data[];
+};
+
 struct record_encoder {
-	msgpack_sbuffer sbuf;
-	msgpack_packer pk;
+	struct mpw out;
+	struct mpw tmp; /* a process object being built */
 	char *node_name;
 	size_t node_name_len;
 	bool ancestors;
 	int64_t boot_offset_ns;
 	char *scratch; /* arguments */
 };
+
+static void mpw_done(struct mpw *b)
+{
+	free(b->data);
+	*b = (struct mpw){};
+}
+
+static __attribute__((noinline)) uint8_t *mpw_grow(struct mpw *b, size_t n)
+{
+	size_t cap = b->cap ? b->cap : 1024;
+	uint8_t *p;
+
+	if (b->failed || n > SIZE_MAX / 4 - b->len)
+		goto fail;
+	while (cap - b->len < n)
+		cap *= 2;
+	p = realloc(b->data, cap);
+	if (!p)
+		goto fail;
+	b->data = p;
+	b->cap = cap;
+	return b->data + b->len;
+fail:
+	b->failed = true;
+	return NULL;
+}
+
+/* Room for n bytes at the end, or NULL after an allocation failure. */
+static inline uint8_t *mpw_room(struct mpw *b, size_t n)
+{
+	if (_likely_(b->cap - b->len >= n))
+		return b->data + b->len;
+	return mpw_grow(b, n);
+}
+
+static inline void mpw_raw(struct mpw *b, const void *p, size_t n)
+{
+	uint8_t *w = mpw_room(b, n);
+
+	if (!w)
+		return;
+	if (n)
+		memcpy(w, p, n);
+	b->len += n;
+}
+
+static inline uint8_t *put_be16(uint8_t *w, uint16_t v)
+{
+	w[0] = (uint8_t)(v >> 8);
+	w[1] = (uint8_t)v;
+	return w + 2;
+}
+
+static inline uint8_t *put_be32(uint8_t *w, uint32_t v)
+{
+	w[0] = (uint8_t)(v >> 24);
+	w[1] = (uint8_t)(v >> 16);
+	w[2] = (uint8_t)(v >> 8);
+	w[3] = (uint8_t)v;
+	return w + 4;
+}
+
+static inline uint8_t *put_be64(uint8_t *w, uint64_t v)
+{
+	w = put_be32(w, (uint32_t)(v >> 32));
+	return put_be32(w, (uint32_t)v);
+}
+
+static inline void mpw_str(struct mpw *b, const char *s, size_t n)
+{
+	uint8_t *w = mpw_room(b, n + 5), *w0 = w;
+
+	if (!w)
+		return;
+	if (n < 32)
+		*w++ = (uint8_t)(0xa0 | n);
+	else if (n < 256) {
+		*w++ = 0xd9;
+		*w++ = (uint8_t)n;
+	} else if (n < 65536) {
+		*w++ = 0xda;
+		w = put_be16(w, (uint16_t)n);
+	} else {
+		*w++ = 0xdb;
+		w = put_be32(w, (uint32_t)n);
+	}
+	if (n)
+		memcpy(w, s, n);
+	b->len += (size_t)(w - w0) + n;
+}
+
+/* A constant key: the compiler turns the header and the copy into a few stores. */
+#define mpw_lit(b, lit) mpw_str((b), (lit), sizeof(lit) - 1)
+
+static inline void mpw_cstr(struct mpw *b, const char *s)
+{
+	mpw_str(b, s, strlen(s));
+}
+
+static inline void mpw_uint(struct mpw *b, uint64_t v)
+{
+	uint8_t *w = mpw_room(b, 9), *w0 = w;
+
+	if (!w)
+		return;
+	if (v < 128)
+		*w++ = (uint8_t)v;
+	else if (v < 256) {
+		*w++ = 0xcc;
+		*w++ = (uint8_t)v;
+	} else if (v < 65536) {
+		*w++ = 0xcd;
+		w = put_be16(w, (uint16_t)v);
+	} else if (v <= UINT32_MAX) {
+		*w++ = 0xce;
+		w = put_be32(w, (uint32_t)v);
+	} else {
+		*w++ = 0xcf;
+		w = put_be64(w, v);
+	}
+	b->len += (size_t)(w - w0);
+}
+
+/* Array (fix 0x90, 16 0xdc, 32 0xdd) or map (fix 0x80, 16 0xde, 32 0xdf) header. */
+static inline void mpw_container(struct mpw *b, uint32_t n, uint8_t fix, uint8_t b16)
+{
+	uint8_t *w = mpw_room(b, 5), *w0 = w;
+
+	if (!w)
+		return;
+	if (n < 16)
+		*w++ = (uint8_t)(fix | n);
+	else if (n < 65536) {
+		*w++ = b16;
+		w = put_be16(w, (uint16_t)n);
+	} else {
+		*w++ = (uint8_t)(b16 + 1);
+		w = put_be32(w, n);
+	}
+	b->len += (size_t)(w - w0);
+}
+
+#define mpw_map(b, n)	mpw_container((b), (n), 0x80, 0xde)
+#define mpw_array(b, n) mpw_container((b), (n), 0x90, 0xdc)
+
+static inline void mpw_bool(struct mpw *b, bool v)
+{
+	uint8_t c = v ? 0xc3 : 0xc2;
+
+	mpw_raw(b, &c, 1);
+}
+
+/* msgpack timestamp extension (-1), always the 96-bit form: u32 nsec, s64 sec, big endian. */
+static inline void mpw_time(struct mpw *b, int64_t ns)
+{
+	int64_t sec = ns / (int64_t)NSEC_PER_SEC;
+	int64_t rem = ns % (int64_t)NSEC_PER_SEC;
+	uint8_t *w = mpw_room(b, 15);
+
+	if (!w)
+		return;
+	if (rem < 0) {
+		rem += NSEC_PER_SEC;
+		sec--;
+	}
+	w[0] = 0xc7; /* ext 8 */
+	w[1] = 12;
+	w[2] = 0xff;
+	put_be32(w + 3, (uint32_t)rem);
+	put_be64(w + 7, (uint64_t)sec);
+	b->len += 15;
+}
 
 int record_encoder_new(const char *node_name, bool ancestors, struct record_encoder **ret)
 {
@@ -30,8 +222,6 @@ int record_encoder_new(const char *node_name, bool ancestors, struct record_enco
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	msgpack_sbuffer_init(&r->sbuf);
-	msgpack_packer_init(&r->pk, &r->sbuf, msgpack_sbuffer_write);
 	r->node_name = strdup(node_name);
 	r->node_name_len = strlen(node_name);
 	r->ancestors = ancestors;
@@ -53,7 +243,8 @@ struct record_encoder *record_encoder_free(struct record_encoder *r)
 {
 	if (!r)
 		return NULL;
-	msgpack_sbuffer_destroy(&r->sbuf);
+	mpw_done(&r->out);
+	mpw_done(&r->tmp);
 	free(r->node_name);
 	free(r->scratch);
 	free(r);
@@ -67,13 +258,17 @@ void record_encoder_set_boot_offset(struct record_encoder *r, int64_t offset_ns)
 
 /* ---- formatting helpers ---- */
 
+/* Bytes that make an argument need quotes. */
+static const bool arg_special[256] = {
+	[' '] = true, ['"'] = true, ['\''] = true, ['\t'] = true, ['\n'] = true, ['\\'] = true,
+};
+
 static bool arg_needs_quotes(const char *a, size_t n)
 {
 	if (n == 0)
 		return true; /* keep empty arguments visible */
 	for (size_t i = 0; i < n; i++)
-		if (a[i] == ' ' || a[i] == '"' || a[i] == '\'' || a[i] == '\t' || a[i] == '\n' ||
-		    a[i] == '\\')
+		if (arg_special[(uint8_t)a[i]])
 			return true;
 	return false;
 }
@@ -104,9 +299,13 @@ size_t record_format_arguments(const char *args, size_t args_len, char *buf, siz
 					OUT(a[j]);
 				}
 				OUT('"');
-			} else
-				for (size_t j = 0; j < n; j++)
-					OUT(a[j]);
+			} else if (o + 1 < bufsize) {
+				/* What OUT() would write byte by byte, in one copy. */
+				size_t k = MIN(n, bufsize - 1 - o);
+
+				memcpy(buf + o, a, k);
+				o += k;
+			}
 		}
 		idx++;
 		i += n + 1;
@@ -158,55 +357,20 @@ size_t record_format_flags(uint32_t flags, char *buf, size_t bufsize)
 
 /* ---- packing ---- */
 
-static void pack_strn(msgpack_packer *pk, const char *s, size_t n)
+/*
+ * Build p's process object (without the tid value, see struct proc_memo) in r->tmp; returns the
+ * offset where tid goes, or -ENOMEM.
+ */
+static int encode_process(struct record_encoder *r, const struct proc_entry *p)
 {
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, s, n);
-}
-
-#define pack_lit(pk, lit) pack_strn((pk), (lit), sizeof(lit) - 1)
-
-static void pack_cstr(msgpack_packer *pk, const char *s)
-{
-	pack_strn(pk, s, strlen(s));
-}
-
-/* msgpack timestamp extension (-1), always the 96-bit form: u32 nsec, s64 sec, big endian. */
-static void pack_time(msgpack_packer *pk, int64_t ns)
-{
-	int64_t sec = ns / (int64_t)NSEC_PER_SEC;
-	int64_t rem = ns % (int64_t)NSEC_PER_SEC;
-	uint8_t b[12];
-	uint32_t nsec;
-	uint64_t sec_bits;
-
-	if (rem < 0) {
-		rem += NSEC_PER_SEC;
-		sec--;
-	}
-	nsec = (uint32_t)rem;
-	sec_bits = (uint64_t)sec;
-	for (int i = 0; i < 4; i++)
-		b[i] = (uint8_t)(nsec >> (24 - 8 * i));
-	for (int i = 0; i < 8; i++)
-		b[4 + i] = (uint8_t)(sec_bits >> (56 - 8 * i));
-	msgpack_pack_ext(pk, sizeof(b), -1);
-	msgpack_pack_ext_body(pk, b, sizeof(b));
-}
-
-static void pack_span(msgpack_packer *pk, const char *base, struct cgroup_span s)
-{
-	pack_strn(pk, base + s.off, s.len);
-}
-
-static void pack_process(struct record_encoder *r, const struct proc_entry *p, uint32_t tid)
-{
-	msgpack_packer *pk = &r->pk;
+	struct mpw *b = &r->tmp;
 	char flags[160];
-	size_t flags_len, args_len;
+	size_t flags_len, args_len, tid_off;
 	bool in_container = p->cg.runtime != CONTAINER_RUNTIME_NONE && p->cg.container_id.len;
 	uint32_t n = 10; /* exec_id pid tid uid flags start_time auid creds argv argv_truncated */
 
+	b->len = 0;
+	b->failed = false;
 	args_len = p->argc > 1
 			   ? record_format_arguments(p->args, p->args_len, r->scratch, ARGS_SCRATCH)
 			   : 0;
@@ -222,102 +386,143 @@ static void pack_process(struct record_encoder *r, const struct proc_entry *p, u
 	n += p->cgroup_len > 0;
 	n += p->cgroup_id != 0;
 
-	msgpack_pack_map(pk, n);
-	pack_lit(pk, "exec_id");
-	pack_strn(pk, p->exec_id, p->exec_id_len);
-	pack_lit(pk, "pid");
-	msgpack_pack_uint32(pk, p->pid);
-	pack_lit(pk, "tid");
-	msgpack_pack_uint32(pk, tid);
-	pack_lit(pk, "uid");
-	msgpack_pack_uint32(pk, p->euid);
+	mpw_map(b, n);
+	mpw_lit(b, "exec_id");
+	mpw_str(b, p->exec_id, p->exec_id_len);
+	mpw_lit(b, "pid");
+	mpw_uint(b, p->pid);
+	mpw_lit(b, "tid");
+	tid_off = b->len;
+	mpw_lit(b, "uid");
+	mpw_uint(b, p->euid);
 	if (p->cwd_len) {
-		pack_lit(pk, "cwd");
-		pack_strn(pk, p->cwd, p->cwd_len);
+		mpw_lit(b, "cwd");
+		mpw_str(b, p->cwd, p->cwd_len);
 	}
 	if (p->binary_len) {
-		pack_lit(pk, "binary");
-		pack_strn(pk, p->binary, p->binary_len);
+		mpw_lit(b, "binary");
+		mpw_str(b, p->binary, p->binary_len);
 	}
 	if (args_len) {
-		pack_lit(pk, "arguments");
-		pack_strn(pk, r->scratch, args_len);
+		mpw_lit(b, "arguments");
+		mpw_str(b, r->scratch, args_len);
 	}
-	pack_lit(pk, "flags");
-	pack_strn(pk, flags, flags_len);
-	pack_lit(pk, "start_time");
-	pack_time(pk, (int64_t)p->start_boottime + r->boot_offset_ns);
-	pack_lit(pk, "auid");
-	msgpack_pack_uint32(pk, p->auid);
+	mpw_lit(b, "flags");
+	mpw_str(b, flags, flags_len);
+	mpw_lit(b, "start_time");
+	mpw_time(b, (int64_t)p->start_boottime + r->boot_offset_ns);
+	mpw_lit(b, "auid");
+	mpw_uint(b, p->auid);
 	if (in_container) {
-		pack_lit(pk, "docker");
-		pack_strn(pk, p->cgroup + p->cg.container_id.off, MIN(p->cg.container_id.len, 31));
+		mpw_lit(b, "docker");
+		mpw_str(b, p->cgroup + p->cg.container_id.off, MIN(p->cg.container_id.len, 31));
 	}
 	if (p->parent_exec_id_len) {
-		pack_lit(pk, "parent_exec_id");
-		pack_strn(pk, p->parent_exec_id, p->parent_exec_id_len);
+		mpw_lit(b, "parent_exec_id");
+		mpw_str(b, p->parent_exec_id, p->parent_exec_id_len);
 	}
-	pack_lit(pk, "process_credentials");
-	msgpack_pack_map(pk, 4);
-	pack_lit(pk, "uid");
-	msgpack_pack_uint32(pk, p->uid);
-	pack_lit(pk, "gid");
-	msgpack_pack_uint32(pk, p->gid);
-	pack_lit(pk, "euid");
-	msgpack_pack_uint32(pk, p->euid);
-	pack_lit(pk, "egid");
-	msgpack_pack_uint32(pk, p->egid);
+	mpw_lit(b, "process_credentials");
+	mpw_map(b, 4);
+	mpw_lit(b, "uid");
+	mpw_uint(b, p->uid);
+	mpw_lit(b, "gid");
+	mpw_uint(b, p->gid);
+	mpw_lit(b, "euid");
+	mpw_uint(b, p->euid);
+	mpw_lit(b, "egid");
+	mpw_uint(b, p->egid);
 
-	pack_lit(pk, "argv");
-	msgpack_pack_array(pk, p->argc);
+	mpw_lit(b, "argv");
+	mpw_array(b, p->argc);
 	for (size_t i = 0, k = 0; i < p->args_len && k < p->argc; k++) {
 		const char *a = p->args + i;
 		const char *nul = memchr(a, 0, p->args_len - i);
 		size_t l = nul ? (size_t)(nul - a) : p->args_len - i;
 
-		pack_strn(pk, a, l);
+		mpw_str(b, a, l);
 		i += l + 1;
 	}
-	pack_lit(pk, "argv_truncated");
-	if (p->argv_truncated)
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
+	mpw_lit(b, "argv_truncated");
+	mpw_bool(b, p->argv_truncated);
 
 	if (p->cg.unit.len) {
-		pack_lit(pk, "unit");
-		pack_span(pk, p->cgroup, p->cg.unit);
+		mpw_lit(b, "unit");
+		mpw_str(b, p->cgroup + p->cg.unit.off, p->cg.unit.len);
 	}
 	if (p->cg.user_unit.len) {
-		pack_lit(pk, "user_unit");
-		pack_span(pk, p->cgroup, p->cg.user_unit);
+		mpw_lit(b, "user_unit");
+		mpw_str(b, p->cgroup + p->cg.user_unit.off, p->cg.user_unit.len);
 	}
 	if (p->cg.slice.len) {
-		pack_lit(pk, "slice");
-		pack_span(pk, p->cgroup, p->cg.slice);
+		mpw_lit(b, "slice");
+		mpw_str(b, p->cgroup + p->cg.slice.off, p->cg.slice.len);
 	}
 	if (p->cgroup_len) {
-		pack_lit(pk, "cgroup");
-		pack_strn(pk, p->cgroup, p->cgroup_len);
+		mpw_lit(b, "cgroup");
+		mpw_str(b, p->cgroup, p->cgroup_len);
 	}
 	if (p->cgroup_id) {
-		pack_lit(pk, "cgroup_id");
-		msgpack_pack_uint64(pk, p->cgroup_id);
+		mpw_lit(b, "cgroup_id");
+		mpw_uint(b, p->cgroup_id);
 	}
 	if (in_container) {
 		bool pod = p->cg.pod_uid[0] != 0;
 
-		pack_lit(pk, "container");
-		msgpack_pack_map(pk, 2 + pod);
-		pack_lit(pk, "id");
-		pack_span(pk, p->cgroup, p->cg.container_id);
-		pack_lit(pk, "runtime");
-		pack_cstr(pk, container_runtime_to_string(p->cg.runtime));
+		mpw_lit(b, "container");
+		mpw_map(b, 2 + pod);
+		mpw_lit(b, "id");
+		mpw_str(b, p->cgroup + p->cg.container_id.off, p->cg.container_id.len);
+		mpw_lit(b, "runtime");
+		mpw_cstr(b, container_runtime_to_string(p->cg.runtime));
 		if (pod) {
-			pack_lit(pk, "pod_uid");
-			pack_cstr(pk, p->cg.pod_uid);
+			mpw_lit(b, "pod_uid");
+			mpw_cstr(b, p->cg.pod_uid);
 		}
 	}
+	return b->failed ? -ENOMEM : (int)tid_off;
+}
+
+/*
+ * Append p's process object with @tid to the record. The encoding is taken from p's memo when
+ * it is current, else built and (with a cache) memoised on p for the next record about it.
+ */
+static void pack_process(struct record_encoder *r, struct proc_cache *c,
+			 const struct proc_entry *p, uint32_t tid)
+{
+	const struct proc_memo *m = p->memo;
+	const uint8_t *data;
+	size_t tid_off, size;
+	int k;
+
+	if (m && m->boot_offset_ns == r->boot_offset_ns) {
+		data = m->data;
+		tid_off = m->tid_off;
+		size = m->size;
+	} else {
+		k = encode_process(r, p);
+		if (k < 0) {
+			r->out.failed = true;
+			return;
+		}
+		data = r->tmp.data;
+		tid_off = (size_t)k;
+		size = r->tmp.len;
+		if (c) {
+			struct proc_memo *nm = malloc(sizeof(*nm) + size);
+
+			/* Without memory for the memo the record is still right, only slower. */
+			if (nm) {
+				nm->boot_offset_ns = r->boot_offset_ns;
+				nm->tid_off = (uint32_t)tid_off;
+				nm->size = (uint32_t)size;
+				memcpy(nm->data, data, size);
+				proc_cache_set_memo(c, p, nm, sizeof(*nm) + size);
+			}
+		}
+	}
+	mpw_raw(&r->out, data, tid_off);
+	mpw_uint(&r->out, tid);
+	mpw_raw(&r->out, data + tid_off, size - tid_off);
 }
 
 /*
@@ -330,7 +535,7 @@ static void begin_process_event(struct record_encoder *r, const char *key, size_
 {
 	const struct proc_entry *anc[RECORD_ANCESTORS_MAX];
 	const struct proc_entry *parent = c ? proc_cache_parent(c, p) : NULL;
-	msgpack_packer *pk = &r->pk;
+	struct mpw *b = &r->out;
 	size_t n_anc = 0;
 
 	if (r->ancestors && parent) {
@@ -344,38 +549,38 @@ static void begin_process_event(struct record_encoder *r, const char *key, size_
 		}
 	}
 
-	msgpack_sbuffer_clear(&r->sbuf);
-	msgpack_pack_map(pk, 3);
-	pack_strn(pk, key, key_len);
-	msgpack_pack_map(pk, 1 + (parent != NULL) + (n_anc > 0) + extra);
-	pack_lit(pk, "process");
-	pack_process(r, p, tid);
+	b->len = 0;
+	b->failed = false;
+	mpw_map(b, 3);
+	mpw_str(b, key, key_len);
+	mpw_map(b, 1 + (parent != NULL) + (n_anc > 0) + extra);
+	mpw_lit(b, "process");
+	pack_process(r, c, p, tid);
 	if (parent) {
-		pack_lit(pk, "parent");
-		pack_process(r, parent, parent->pid);
+		mpw_lit(b, "parent");
+		pack_process(r, c, parent, parent->pid);
 	}
 	if (n_anc > 0) {
-		pack_lit(pk, "ancestors");
-		msgpack_pack_array(pk, n_anc);
+		mpw_lit(b, "ancestors");
+		mpw_array(b, (uint32_t)n_anc);
 		for (size_t i = 0; i < n_anc; i++)
-			pack_process(r, anc[i], anc[i]->pid);
+			pack_process(r, c, anc[i], anc[i]->pid);
 	}
 }
 
 static int finish(struct record_encoder *r, uint64_t time_ns, const uint8_t **ret_data,
 		  size_t *ret_size)
 {
-	msgpack_packer *pk = &r->pk;
+	struct mpw *b = &r->out;
 
-	pack_lit(pk, "node_name");
-	pack_strn(pk, r->node_name, r->node_name_len);
-	pack_lit(pk, "time");
-	pack_time(pk, (int64_t)time_ns);
-	/* msgpack_sbuffer_write() reports allocation failure by leaving data NULL */
-	if (!r->sbuf.data)
+	mpw_lit(b, "node_name");
+	mpw_str(b, r->node_name, r->node_name_len);
+	mpw_lit(b, "time");
+	mpw_time(b, (int64_t)time_ns);
+	if (b->failed)
 		return -ENOMEM;
-	*ret_data = (const uint8_t *)r->sbuf.data;
-	*ret_size = r->sbuf.size;
+	*ret_data = b->data;
+	*ret_size = b->len;
 	return 0;
 }
 
@@ -403,31 +608,32 @@ int record_encode_exit(struct record_encoder *r, uint64_t time_ns, uint32_t tid,
 		       struct proc_cache *c, const struct proc_entry *p, uint32_t exit_code,
 		       const uint8_t **ret_data, size_t *ret_size)
 {
-	msgpack_packer *pk;
 	uint32_t sig = exit_code & 0x7f, status = 0;
 	char signame[32] = "";
+	size_t signame_len = 0;
 
 	if (!r || !p)
 		return -EINVAL;
-	pk = &r->pk;
 	if (sig == 0)
 		status = (exit_code >> 8) & 0xff;
 	else {
 		const char *abbrev = sigabbrev_np((int)sig);
+		int k;
 
 		if (abbrev)
-			snprintf(signame, sizeof(signame), "SIG%s", abbrev);
+			k = snprintf(signame, sizeof(signame), "SIG%s", abbrev);
 		else
-			snprintf(signame, sizeof(signame), "SIG%u", sig);
+			k = snprintf(signame, sizeof(signame), "SIG%u", sig);
+		signame_len = k > 0 ? MIN((size_t)k, sizeof(signame) - 1) : 0;
 	}
 
 	begin_process_event(r, "process_exit", strlen("process_exit"), tid, c, p, 3);
-	pack_lit(pk, "status");
-	msgpack_pack_uint32(pk, status);
-	pack_lit(pk, "signal");
-	pack_cstr(pk, signame);
-	pack_lit(pk, "code");
-	msgpack_pack_uint32(pk, exit_code);
+	mpw_lit(&r->out, "status");
+	mpw_uint(&r->out, status);
+	mpw_lit(&r->out, "signal");
+	mpw_str(&r->out, signame, signame_len);
+	mpw_lit(&r->out, "code");
+	mpw_uint(&r->out, exit_code);
 	return finish(r, time_ns, ret_data, ret_size);
 }
 
@@ -448,26 +654,27 @@ int record_encode_loss(struct record_encoder *r, uint64_t time_ns, const char *s
 		       const char *output, uint64_t count, uint64_t total, const uint8_t **ret_data,
 		       size_t *ret_size)
 {
-	msgpack_packer *pk;
+	struct mpw *b;
 
 	if (!r || !stage)
 		return -EINVAL;
-	pk = &r->pk;
-	msgpack_sbuffer_clear(&r->sbuf);
-	msgpack_pack_map(pk, 3);
-	pack_lit(pk, "vigil_loss");
-	msgpack_pack_map(pk, 4 + (output != NULL));
-	pack_lit(pk, "stage");
-	pack_cstr(pk, stage);
-	pack_lit(pk, "count");
-	msgpack_pack_uint64(pk, count);
-	pack_lit(pk, "total");
-	msgpack_pack_uint64(pk, total);
-	pack_lit(pk, "reason");
-	pack_cstr(pk, loss_reason(stage));
+	b = &r->out;
+	b->len = 0;
+	b->failed = false;
+	mpw_map(b, 3);
+	mpw_lit(b, "vigil_loss");
+	mpw_map(b, 4 + (output != NULL));
+	mpw_lit(b, "stage");
+	mpw_cstr(b, stage);
+	mpw_lit(b, "count");
+	mpw_uint(b, count);
+	mpw_lit(b, "total");
+	mpw_uint(b, total);
+	mpw_lit(b, "reason");
+	mpw_cstr(b, loss_reason(stage));
 	if (output) {
-		pack_lit(pk, "output");
-		pack_cstr(pk, output);
+		mpw_lit(b, "output");
+		mpw_cstr(b, output);
 	}
 	return finish(r, time_ns, ret_data, ret_size);
 }

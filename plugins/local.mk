@@ -32,3 +32,9 @@ plugins_filter_redact_la_SOURCES = plugins/filter_redact.c
 plugins_filter_redact_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_filter_redact_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 plugins_filter_redact_la_LIBADD = plugins/common/libvigil-common.la
+
+# Plugins are dlopen()ed by file name; libtool's .la files are of no use once installed.
+install-exec-hook: remove-plugin-la
+remove-plugin-la:
+	rm -f $(addprefix $(DESTDIR)$(pkglibdir)/,$(notdir $(pkglib_LTLIBRARIES)))
+.PHONY: remove-plugin-la

@@ -15,6 +15,9 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "json.h"
 #include "record_view.h"
@@ -120,37 +123,87 @@ static inline char *put_u00(char *w, unsigned c)
 	w[5] = hexdigits[c & 0xf];
 	return w + 6;
 }
+/*
+ * Room a string needs at the write pointer: every byte escaped (6), the quotes, and 16 bytes of
+ * slack because the vector path stores whole 16-byte blocks and advances by the valid part.
+ */
+#define STRING_ROOM(n) (6 * (n) + 2 + 16)
 
-/* Caller reserved 6 * n + 2 bytes at @w. */
-static char *put_string(char *w, const uint8_t *s, size_t n)
+#ifdef __SSE2__
+/* Bit i set when byte i needs attention: < 0x20 or >= 0x80 (one signed compare), '"', '\\', DEL. */
+static inline unsigned special_mask(__m128i v)
+{
+	__m128i m = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+				 _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+	return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+/*
+ * Write @n bytes at @s as a quoted JSON string at @w, which has STRING_ROOM(n) bytes. Bytes from
+ * @s up to @readable may be loaded (never stored or interpreted past @s + n): a string inside a
+ * msgpack buffer is usually followed by more of the buffer, which lets short strings be checked
+ * and copied as one 16-byte block.
+ */
+static __attribute__((noinline)) char *put_string_slow(char *w, const uint8_t *s, size_t n,
+						       const uint8_t *readable)
 {
 	const uint8_t *e = s + n;
 
 	*w++ = '"';
 	while (s < e) {
-		const uint8_t *run = s;
 		uint8_t c;
 		size_t k;
 
-		/* Eight bytes at a time while none needs attention (SWAR: a byte < 0x20, '"', '\\',
-		 * 0x7f or >= 0x80 sets its high bit in t). */
-		while (e - s >= 8) {
-			uint64_t x, t;
+#ifdef __SSE2__
+		size_t left = (size_t)(e - s);
 
-			memcpy(&x, s, 8);
-			t = ((x - ONES * 0x20) & ~x) | (((x ^ ONES * '"') - ONES) & ~(x ^ ONES * '"')) |
-			    (((x ^ ONES * '\\') - ONES) & ~(x ^ ONES * '\\')) |
-			    (((x ^ ONES * 0x7f) - ONES) & ~(x ^ ONES * 0x7f)) | x;
-			if (t & (ONES * 0x80))
+		if (left >= 16 || (size_t)(readable - s) >= 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)s);
+			unsigned m = special_mask(v);
+
+			if (left < 16)
+				m |= 1u << left; /* the end of the string stops the run too */
+			_mm_storeu_si128((__m128i *)w, v);
+			if (!m) {
+				w += 16;
+				s += 16;
+				continue;
+			}
+			k = (size_t)__builtin_ctz(m);
+			w += k;
+			s += k;
+			if (s >= e)
 				break;
-			s += 8;
+		} else
+#endif
+		{
+			const uint8_t *run = s;
+
+			/* Eight bytes at a time while none needs attention (SWAR: a byte < 0x20,
+			 * '"', '\\', 0x7f or >= 0x80 sets its high bit in t). */
+			while (e - s >= 8) {
+				uint64_t x, t;
+
+				memcpy(&x, s, 8);
+				t = ((x - ONES * 0x20) & ~x) |
+				    (((x ^ ONES * '"') - ONES) & ~(x ^ ONES * '"')) |
+				    (((x ^ ONES * '\\') - ONES) & ~(x ^ ONES * '\\')) |
+				    (((x ^ ONES * 0x7f) - ONES) & ~(x ^ ONES * 0x7f)) | x;
+				if (t & (ONES * 0x80))
+					break;
+				s += 8;
+			}
+			while (s < e && !json_class[*s])
+				s++;
+			memcpy(w, run, (size_t)(s - run));
+			w += s - run;
+			if (s >= e)
+				break;
 		}
-		while (s < e && !json_class[*s])
-			s++;
-		memcpy(w, run, (size_t)(s - run));
-		w += s - run;
-		if (s >= e)
-			break;
 		c = *s;
 		if (c < 0x80) {
 			*w++ = '\\';
@@ -203,31 +256,64 @@ static char *put_string(char *w, const uint8_t *s, size_t n)
 	return w;
 }
 
+/* put_string_slow() with the common case inlined: a short string with nothing to escape (keys,
+ * numbers-as-text, names) is one 16-byte check and one 16-byte store. */
+static inline __attribute__((always_inline)) char *put_string(char *w, const uint8_t *s, size_t n,
+							      const uint8_t *readable)
+{
+#ifdef __SSE2__
+	if (n <= 16 && (size_t)(readable - s) >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)s);
+
+		if (!(special_mask(v) & ((1u << n) - 1))) {
+			w[0] = '"';
+			_mm_storeu_si128((__m128i *)(w + 1), v);
+			w[n + 1] = '"';
+			return w + n + 2;
+		}
+	}
+#endif
+	return put_string_slow(w, s, n, readable);
+}
+
 int json_append_string(struct vbuf *out, const void *s, size_t n)
 {
 	int r;
 
-	if (n > (SIZE_MAX - 2) / 6)
+	if (n > (SIZE_MAX - 18) / 6)
 		return -ENOMEM;
-	r = vbuf_reserve(out, 6 * n + 2);
+	r = vbuf_reserve(out, STRING_ROOM(n));
 	if (r < 0)
 		return r;
-	out->len = (size_t)(put_string(out->data + out->len, s, n) - out->data);
+	out->len = (size_t)(put_string(out->data + out->len, s, n, (const uint8_t *)s + n) -
+			    out->data);
 	return 0;
 }
 
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+				     "25262728293031323334353637383940414243444546474849"
+				     "50515253545556575859606162636465666768697071727374"
+				     "75767778798081828384858687888990919293949596979899";
+
+/* Decimal, two digits per step, written in place from the last digit back. */
 static inline char *put_u64(char *w, uint64_t v)
 {
-	char tmp[20];
-	int n = 0;
+	size_t n = 1;
+	char *t;
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*w++ = tmp[--n];
-	return w;
+	for (uint64_t x = v; x >= 10; x /= 10)
+		n++;
+	t = w + n;
+	while (v >= 100) {
+		t -= 2;
+		memcpy(t, digit_pairs + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v >= 10)
+		memcpy(t - 2, digit_pairs + 2 * v, 2);
+	else
+		t[-1] = (char)('0' + v);
+	return w + n;
 }
 
 static inline char *put_2d(char *w, unsigned v)
@@ -237,16 +323,10 @@ static inline char *put_2d(char *w, unsigned v)
 	return w + 2;
 }
 
-int json_append_rfc3339(struct vbuf *out, int64_t sec, uint32_t nsec)
+/* "YYYY-MM-DDTHH:MM:SS" for @sec into @w (at most 40 bytes); returns the end. */
+static char *put_civil(char *w, int64_t sec)
 {
 	int64_t days, sod, z, era, doe, yoe, y, doy, mp, d, m;
-	char *w;
-	int r;
-
-	r = vbuf_reserve(out, 64);
-	if (r < 0)
-		return r;
-	w = out->data + out->len;
 
 	days = sec / 86400;
 	sod = sec % 86400;
@@ -282,14 +362,61 @@ int json_append_rfc3339(struct vbuf *out, int64_t sec, uint32_t nsec)
 	w = put_2d(w, (unsigned)(sod / 60 % 60));
 	*w++ = ':';
 	w = put_2d(w, (unsigned)(sod % 60));
-	*w++ = '.';
-	for (int i = 8; i >= 0; i--) {
-		w[i] = (char)('0' + nsec % 10);
-		nsec /= 10;
+	return w;
+}
+
+/*
+ * The date and time of day change once a second while records arrive by the million, and a
+ * record carries two times (event and process start) that rarely share a second: keep the last
+ * two prefixes. Thread-local, so plugin instances on different worker threads never share it.
+ */
+struct civil_cache {
+	int64_t sec[2];
+	uint8_t len[2];
+	uint8_t next;
+	bool valid[2];
+	char text[2][40];
+};
+static __thread struct civil_cache civil_cache;
+
+/* RFC 3339 with nine fractional digits and 'Z' at @w (at most 64 bytes); returns the end. */
+static char *put_rfc3339(char *w, int64_t sec, uint32_t nsec)
+{
+	struct civil_cache *cc = &civil_cache;
+	unsigned i;
+
+	if (cc->valid[0] && cc->sec[0] == sec)
+		i = 0;
+	else if (cc->valid[1] && cc->sec[1] == sec)
+		i = 1;
+	else {
+		i = cc->next;
+		cc->next ^= 1;
+		cc->len[i] = (uint8_t)(put_civil(cc->text[i], sec) - cc->text[i]);
+		cc->sec[i] = sec;
+		cc->valid[i] = true;
 	}
+	memcpy(w, cc->text[i], cc->len[i]);
+	w += cc->len[i];
+	*w++ = '.';
+	for (int k = 7; k >= 1; k -= 2) {
+		memcpy(w + k, digit_pairs + 2 * (nsec % 100), 2);
+		nsec /= 100;
+	}
+	w[0] = (char)('0' + nsec % 10);
 	w += 9;
 	*w++ = 'Z';
-	out->len = (size_t)(w - out->data);
+	return w;
+}
+
+int json_append_rfc3339(struct vbuf *out, int64_t sec, uint32_t nsec)
+{
+	int r;
+
+	r = vbuf_reserve(out, 64);
+	if (r < 0)
+		return r;
+	out->len = (size_t)(put_rfc3339(out->data + out->len, sec, nsec) - out->data);
 	return 0;
 }
 
@@ -351,98 +478,209 @@ static int put_double(struct vbuf *out, double d, bool single)
 	return vbuf_append_str(out, tmp);
 }
 
-static int render_value(struct mp_cursor *c, struct vbuf *out, int depth);
+/*
+ * The renderer writes through a cursor into out's spare capacity and grows it only when a value
+ * needs more room than is left, instead of reserving (and re-deriving the write position) per
+ * byte or per value. out->len is brought up to date by jw_sync() before any vbuf_* call.
+ */
+struct jw {
+	struct vbuf *out;
+	char *w, *lim;
+};
+
+static inline void jw_sync(struct jw *j)
+{
+	j->out->len = (size_t)(j->w - j->out->data);
+}
+
+static inline void jw_load(struct jw *j)
+{
+	j->w = j->out->data + j->out->len;
+	j->lim = j->out->data + j->out->cap;
+}
+
+static __attribute__((noinline)) int jw_grow(struct jw *j, size_t n)
+{
+	int r;
+
+	jw_sync(j);
+	r = vbuf_grow(j->out, n);
+	jw_load(j);
+	return r;
+}
+
+static inline int jw_need(struct jw *j, size_t n)
+{
+	if ((size_t)(j->lim - j->w) >= n)
+		return 0;
+	return jw_grow(j, n);
+}
+
+static inline int jw_lit(struct jw *j, const char *s, size_t n)
+{
+	int r = jw_need(j, n);
+
+	if (r < 0)
+		return r;
+	memcpy(j->w, s, n);
+	j->w += n;
+	return 0;
+}
+
+static inline int jw_putc(struct jw *j, char ch)
+{
+	int r = jw_need(j, 1);
+
+	if (r < 0)
+		return r;
+	*j->w++ = ch;
+	return 0;
+}
+
+static inline int jw_string(struct jw *j, const uint8_t *s, size_t n, const uint8_t *readable)
+{
+	int r;
+
+	if (n > (SIZE_MAX - 18) / 6)
+		return -ENOMEM;
+	r = jw_need(j, STRING_ROOM(n));
+	if (r < 0)
+		return r;
+	j->w = put_string(j->w, s, n, readable);
+	return 0;
+}
+
+/* Calls a vbuf_* appender on the cursor's buffer. */
+#define JW_CALL(j, call)                                                                           \
+	({                                                                                         \
+		int _r;                                                                            \
+		jw_sync(j);                                                                        \
+		_r = (call);                                                                       \
+		jw_load(j);                                                                        \
+		_r;                                                                                \
+	})
+
+static int render_value(struct mp_cursor *c, struct jw *j, int depth);
 
 /* A map key that is not a string: render it, then use that JSON text as a string (a key that
  * renders as a JSON string already, like bin or a timestamp, is used as is). */
-static int render_key(struct mp_cursor *c, struct vbuf *out, int depth)
+static int render_key(struct mp_cursor *c, struct jw *j, int depth)
 {
-	size_t start = out->len, n;
+	size_t start = (size_t)(j->w - j->out->data), n;
 	char *copy;
 	int r;
 
-	r = render_value(c, out, depth);
+	r = render_value(c, j, depth);
 	if (r < 0)
 		return r;
-	if (out->data[start] == '"')
+	if (j->out->data[start] == '"')
 		return 0;
-	n = out->len - start;
+	n = (size_t)(j->w - j->out->data) - start;
 	copy = malloc(n);
 	if (!copy)
 		return -ENOMEM;
-	memcpy(copy, out->data + start, n);
-	out->len = start;
-	r = json_append_string(out, copy, n);
+	memcpy(copy, j->out->data + start, n);
+	j->w = j->out->data + start;
+	r = jw_string(j, (const uint8_t *)copy, n, (const uint8_t *)copy + n);
 	free(copy);
 	return r;
 }
 
-static int render_value(struct mp_cursor *c, struct vbuf *out, int depth)
+static inline bool is_str_header(uint8_t b)
+{
+	return (b & 0xe0) == 0xa0 || (b >= 0xd9 && b <= 0xdb);
+}
+
+/*
+ * The two most common encodings in records, fixstr and positive fixint, inlined into the
+ * container loops so that a scalar costs no call: 1 = rendered, 0 = not one of them, or -errno.
+ */
+static inline __attribute__((always_inline)) int render_fast(struct mp_cursor *c, struct jw *j)
+{
+	uint8_t b;
+	int r;
+
+	if (c->p >= c->end)
+		return 0;
+	b = *c->p;
+	if ((b & 0xe0) == 0xa0) {
+		size_t n = b & 0x1f;
+
+		if ((size_t)(c->end - c->p) - 1 < n)
+			return -EBADMSG;
+		r = jw_string(j, c->p + 1, n, c->end);
+		c->p += 1 + n;
+		return r < 0 ? r : 1;
+	}
+	if (b <= 0x7f) {
+		r = jw_need(j, 3);
+		if (r < 0)
+			return r;
+		j->w = put_u64(j->w, b);
+		c->p++;
+		return 1;
+	}
+	/* str 8: paths, ids and arguments longer than 31 bytes */
+	if (b == 0xd9 && c->end - c->p >= 2) {
+		size_t n = c->p[1];
+
+		if ((size_t)(c->end - c->p) - 2 < n)
+			return -EBADMSG;
+		r = jw_string(j, c->p + 2, n, c->end);
+		c->p += 2 + n;
+		return r < 0 ? r : 1;
+	}
+	/* uint 32: pids */
+	if (b == 0xce && c->end - c->p >= 5) {
+		r = jw_need(j, 10);
+		if (r < 0)
+			return r;
+		j->w = put_u64(j->w, mp_be32(c->p + 1));
+		c->p += 5;
+		return 1;
+	}
+	return 0;
+}
+
+static int render_value(struct mp_cursor *c, struct jw *j, int depth)
 {
 	struct mp_obj o = { .type = MP_NIL };
 	int r;
 
-	/* Fast paths for the two most common encodings in records: fixstr and positive fixint. */
-	if (c->p < c->end) {
-		uint8_t b = *c->p;
-
-		if ((b & 0xe0) == 0xa0) {
-			size_t n = b & 0x1f;
-
-			if ((size_t)(c->end - c->p) - 1 < n)
-				return -EBADMSG;
-			r = json_append_string(out, c->p + 1, n);
-			c->p += 1 + n;
-			return r;
-		}
-		if (b <= 0x7f) {
-			r = vbuf_reserve(out, 3);
-			if (r < 0)
-				return r;
-			out->len = (size_t)(put_u64(out->data + out->len, b) - out->data);
-			c->p++;
-			return 0;
-		}
-	}
-
+	r = render_fast(c, j);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	r = mp_read(c, &o);
 	if (r < 0)
 		return r;
 
 	switch (o.type) {
 	case MP_NIL:
-		return vbuf_append(out, "null", 4);
+		return jw_lit(j, "null", 4);
 	case MP_BOOL:
-		return o.b ? vbuf_append(out, "true", 4) : vbuf_append(out, "false", 5);
+		return o.b ? jw_lit(j, "true", 4) : jw_lit(j, "false", 5);
 	case MP_UINT:
-		r = vbuf_reserve(out, 20);
+		r = jw_need(j, 20);
 		if (r < 0)
 			return r;
-		out->len = (size_t)(put_u64(out->data + out->len, o.u) - out->data);
+		j->w = put_u64(j->w, o.u);
 		return 0;
-	case MP_INT: {
-		char *w;
-		r = vbuf_reserve(out, 21);
+	case MP_INT:
+		r = jw_need(j, 21);
 		if (r < 0)
 			return r;
-		w = out->data + out->len;
-		*w++ = '-';
-		out->len = (size_t)(put_u64(w, -(uint64_t)o.i) - out->data);
+		*j->w++ = '-';
+		j->w = put_u64(j->w, -(uint64_t)o.i);
 		return 0;
-	}
 	case MP_FLOAT32:
-		return put_double(out, o.f, true);
+		return JW_CALL(j, put_double(j->out, o.f, true));
 	case MP_FLOAT64:
-		return put_double(out, o.d, false);
+		return JW_CALL(j, put_double(j->out, o.d, false));
 	case MP_STR:
-		return json_append_string(out, o.ptr, o.len);
+		return jw_string(j, o.ptr, o.len, c->end);
 	case MP_BIN:
-		r = vbuf_putc(out, '"');
-		if (r >= 0)
-			r = json_append_base64(out, o.ptr, o.len);
-		if (r >= 0)
-			r = vbuf_putc(out, '"');
-		return r;
+		return JW_CALL(j, vbuf_putc(j->out, '"') ?: json_append_base64(j->out, o.ptr, o.len)
+							  ?: vbuf_putc(j->out, '"'));
 	case MP_EXT:
 		if (o.ext_type == -1) {
 			int64_t sec;
@@ -451,54 +689,72 @@ static int render_value(struct mp_cursor *c, struct vbuf *out, int depth)
 			r = mp_timestamp(&o, &sec, &nsec);
 			if (r < 0)
 				return r;
-			r = vbuf_putc(out, '"');
-			if (r >= 0)
-				r = json_append_rfc3339(out, sec, nsec);
-			if (r >= 0)
-				r = vbuf_putc(out, '"');
-			return r;
+			r = jw_need(j, 66);
+			if (r < 0)
+				return r;
+			*j->w++ = '"';
+			j->w = put_rfc3339(j->w, sec, nsec);
+			*j->w++ = '"';
+			return 0;
 		}
 		/* Other extension types carry no meaning in the schema: keep their bytes. */
-		r = vbuf_putc(out, '"');
-		if (r >= 0)
-			r = json_append_base64(out, o.ptr, o.len);
-		if (r >= 0)
-			r = vbuf_putc(out, '"');
-		return r;
+		return JW_CALL(j, vbuf_putc(j->out, '"') ?: json_append_base64(j->out, o.ptr, o.len)
+							  ?: vbuf_putc(j->out, '"'));
 	case MP_ARRAY:
 		if (depth >= JSON_MAX_DEPTH)
 			return -EBADMSG;
-		r = vbuf_putc(out, '[');
+		r = jw_putc(j, '[');
 		for (uint32_t i = 0; r >= 0 && i < o.len; i++) {
 			if (i > 0)
-				r = vbuf_putc(out, ',');
+				r = jw_putc(j, ',');
 			if (r >= 0)
-				r = render_value(c, out, depth + 1);
+				r = render_fast(c, j);
+			if (r == 0)
+				r = render_value(c, j, depth + 1);
 		}
 		if (r >= 0)
-			r = vbuf_putc(out, ']');
+			r = jw_putc(j, ']');
 		return r;
 	case MP_MAP:
 		if (depth >= JSON_MAX_DEPTH)
 			return -EBADMSG;
-		r = vbuf_putc(out, '{');
+		r = jw_putc(j, '{');
 		for (uint32_t i = 0; r >= 0 && i < o.len; i++) {
-			if (i > 0)
-				r = vbuf_putc(out, ',');
-			if (r < 0)
-				break;
-			/* Fast path: string keys. */
-			if (c->p < c->end && (*c->p & 0xe0) == 0xa0)
-				r = render_value(c, out, depth + 1);
-			else
-				r = render_key(c, out, depth + 1);
+			if (c->p >= c->end)
+				return -EBADMSG;
+			/* Fast path: fixstr keys, written with their ',' and ':' in one go. */
+			if ((*c->p & 0xe0) == 0xa0) {
+				size_t n = *c->p & 0x1f;
+
+				if ((size_t)(c->end - c->p) - 1 < n)
+					return -EBADMSG;
+				r = jw_need(j, STRING_ROOM(n) + 2);
+				if (r < 0)
+					break;
+				*j->w = ',';
+				j->w += i > 0;
+				j->w = put_string(j->w, c->p + 1, n, c->end);
+				*j->w++ = ':';
+				c->p += 1 + n;
+			} else {
+				if (i > 0)
+					r = jw_putc(j, ',');
+				if (r < 0)
+					break;
+				if (is_str_header(*c->p))
+					r = render_value(c, j, depth + 1);
+				else
+					r = render_key(c, j, depth + 1);
+				if (r >= 0)
+					r = jw_putc(j, ':');
+			}
 			if (r >= 0)
-				r = vbuf_putc(out, ':');
-			if (r >= 0)
-				r = render_value(c, out, depth + 1);
+				r = render_fast(c, j);
+			if (r == 0)
+				r = render_value(c, j, depth + 1);
 		}
 		if (r >= 0)
-			r = vbuf_putc(out, '}');
+			r = jw_putc(j, '}');
 		return r;
 	}
 	return -EBADMSG;
@@ -508,10 +764,20 @@ int json_render(const uint8_t *data, size_t size, struct vbuf *out)
 {
 	struct mp_cursor c = mp_cursor_make(data, size);
 	size_t start = out->len;
+	struct jw j = { .out = out };
 	int r;
 
-	r = render_value(&c, out, 0);
+	/* Start from a real buffer so the cursor never does arithmetic on NULL. */
+	if (!out->data) {
+		r = vbuf_grow(out, 256);
+		if (r < 0)
+			return r;
+	}
+	jw_load(&j);
+	r = render_value(&c, &j, 0);
 	if (r < 0)
 		out->len = start;
+	else
+		jw_sync(&j);
 	return r;
 }

@@ -82,7 +82,16 @@ check "process started before vigild: exit record has its binary" sh -c "echo '$
 check "flagged procFS" sh -c "echo '$REC' | jq -r .process_exit.process.flags | grep -qw procFS"
 check "and has a parent" sh -c "echo '$REC' | jq -e '.process_exit.parent.pid == $$'"
 
-# 8. SIGHUP does not crash; SIGTERM drains and exits 0 with STOPPING=1.
+# 8. SIGUSR1 reopens the output file after logrotate moved it away.
+mv "$E" "$E.1"
+kill -USR1 "$VIGILD_PID"
+sleep 0.3
+/bin/true "$TAG-reopen"
+wait_for "$E" "select(.process_exec.process.argv[1]? == \"$TAG-reopen\")"
+ok $? "after SIGUSR1 events go to a new file at Path="
+is "$(stat -c %a "$E" 2>/dev/null)" "600" "the new file has mode 0600"
+
+# 9. SIGHUP does not crash; SIGTERM drains and exits 0 with STOPPING=1.
 kill -HUP "$VIGILD_PID"; sleep 0.3
 check "SIGHUP does not kill vigild" kill -0 "$VIGILD_PID"
 sleep 1.2
