@@ -35,15 +35,20 @@ static size_t make_exec(uint8_t *buf, uint32_t pid, uint64_t start)
 {
 	static const char binary[] = "/usr/lib/x86_64-linux-gnu/some-daemon/bin/worker";
 	static const char cwd[] = "/var/lib/some-daemon/spool";
-	static const char args[] = "worker\0--config=/etc/some-daemon/worker.conf\0--log-level=info\0"
-				   "--listen=127.0.0.1:8080\0--threads=4\0job-12345";
+	static const char args[] =
+		"worker\0--config=/etc/some-daemon/worker.conf\0--log-level=info\0"
+		"--listen=127.0.0.1:8080\0--threads=4\0job-12345";
 	struct vigil_exec_event *e = (struct vigil_exec_event *)buf;
 	size_t size = sizeof(*e) + sizeof(binary) - 1 + sizeof(cwd) - 1 + sizeof(args) - 1;
 
 	memset(e, 0, sizeof(*e));
-	e->hdr = (struct vigil_event_hdr){ .ts_ns = start + 1000, .tgid = pid, .pid = pid,
-					   .cgroup_id = 1, .type = VIGIL_EV_EXEC,
-					   .version = VIGIL_EVENT_VERSION, .size = (uint32_t)size };
+	e->hdr = (struct vigil_event_hdr){.ts_ns = start + 1000,
+					  .tgid = pid,
+					  .pid = pid,
+					  .cgroup_id = 1,
+					  .type = VIGIL_EV_EXEC,
+					  .version = VIGIL_EVENT_VERSION,
+					  .size = (uint32_t)size};
 	e->start_boottime = start;
 	e->ppid = 1;
 	e->exe_ino = 4242;
@@ -60,19 +65,26 @@ static size_t make_exit(uint8_t *buf, uint32_t pid, uint64_t start)
 {
 	struct vigil_exit_event *e = (struct vigil_exit_event *)buf;
 
-	*e = (struct vigil_exit_event){ .hdr = { .ts_ns = start + 5000, .tgid = pid, .pid = pid,
-						 .cgroup_id = 1, .type = VIGIL_EV_EXIT,
-						 .version = VIGIL_EVENT_VERSION,
-						 .size = sizeof(*e) },
-					.start_boottime = start, .ppid = 1, .exit_code = 3 << 8 };
+	*e = (struct vigil_exit_event){.hdr = {.ts_ns = start + 5000,
+					       .tgid = pid,
+					       .pid = pid,
+					       .cgroup_id = 1,
+					       .type = VIGIL_EV_EXIT,
+					       .version = VIGIL_EVENT_VERSION,
+					       .size = sizeof(*e)},
+				       .start_boottime = start,
+				       .ppid = 1,
+				       .exit_code = 3 << 8};
 	return sizeof(*e);
 }
 
 int main(int argc, char *argv[])
 {
 	long n = argc > 1 ? strtol(argv[1], NULL, 10) : 2000000;
-	struct proc_cache_options pco = { .max_entries = 65536, .grace_usec = 0,
-					  .node_name = "bench-node", .proc_root = "/nonexistent" };
+	struct proc_cache_options pco = {.max_entries = 65536,
+					 .grace_usec = 0,
+					 .node_name = "bench-node",
+					 .proc_root = "/nonexistent"};
 	struct proc_cache *cache = NULL;
 	struct record_encoder *enc = NULL;
 	struct vbuf out = {};
@@ -123,11 +135,12 @@ int main(int argc, char *argv[])
 			return fprintf(stderr, "decode failed\n"), 1;
 		if (ev.type == VIGIL_EV_EXEC) {
 			p = proc_cache_on_exec(cache, &ev.exec);
-			r = p ? record_encode_exec(enc, 1, ev.hdr->pid, cache, p, &rec, &rec_size) : -1;
+			r = p ? record_encode_exec(enc, 1, ev.hdr->pid, cache, p, &rec, &rec_size)
+			      : -1;
 		} else {
 			p = proc_cache_on_exit(cache, ev.exit);
-			r = p ? record_encode_exit(enc, 1, ev.hdr->pid, cache, p, ev.exit->exit_code,
-						   &rec, &rec_size)
+			r = p ? record_encode_exit(enc, 1, ev.hdr->pid, cache, p,
+						   ev.exit->exit_code, &rec, &rec_size)
 			      : -1;
 		}
 		if (r < 0)
@@ -145,7 +158,8 @@ int main(int argc, char *argv[])
 	pipe_ns = t1 - t0;
 
 	printf("baseline (memcpy+write):       %.2f M events/s\n", n / (base_ns / 1e9) / 1e6);
-	printf("pipeline (decode..JSON):       %.2f M events/s, %.0f ns/event  (target >= 1.00 M/s)\n",
+	printf("pipeline (decode..JSON):       %.2f M events/s, %.0f ns/event  (target >= 1.00 "
+	       "M/s)\n",
 	       n / (pipe_ns / 1e9) / 1e6, (double)pipe_ns / n);
 	printf("pipeline / baseline time:      %.1fx\n", (double)pipe_ns / base_ns);
 	vbuf_done(&out);

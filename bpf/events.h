@@ -37,9 +37,9 @@
 #define VIGIL_EVENT_VERSION 1
 
 /* Upper bounds for variable parts; masks keep the verifier's offset arithmetic provable. */
-#define VIGIL_PATH_MAX 4096 /* binary and cwd each */
+#define VIGIL_PATH_MAX	4096 /* binary and cwd each */
 #define VIGIL_PATH_MASK (VIGIL_PATH_MAX - 1)
-#define VIGIL_ARGS_MAX 32768 /* hard ceiling for the ArgvMaxBytes= setting */
+#define VIGIL_ARGS_MAX	32768 /* hard ceiling for the ArgvMaxBytes= setting */
 #define VIGIL_ARGS_MASK (VIGIL_ARGS_MAX - 1)
 #define VIGIL_EVENT_MAX (128 + 2 * VIGIL_PATH_MAX + VIGIL_ARGS_MAX)
 
@@ -52,7 +52,7 @@ enum vigil_event_type {
 
 /* struct vigil_exec_event.flags */
 enum {
-	VIGIL_EXEC_F_TRUNC_ARGS = 1 << 0, /* argv longer than the limit: cut */
+	VIGIL_EXEC_F_TRUNC_ARGS = 1 << 0,   /* argv longer than the limit: cut */
 	VIGIL_EXEC_F_TRUNC_BINARY = 1 << 1, /* path deeper than the walk limit: prefix lost */
 	VIGIL_EXEC_F_TRUNC_CWD = 1 << 2,
 	VIGIL_EXEC_F_ERROR_ARGS = 1 << 3, /* reading the argv area failed */
@@ -87,9 +87,9 @@ struct vigil_exec_event {
 	__u64 start_boottime; /* task->start_boottime (ns), as /proc/PID/stat's starttime */
 	__u64 parent_start_boottime;
 	__u64 exe_ino; /* inode number of the executed file (part of exec_id) */
-	__u32 ppid; /* tgid of the real parent */
+	__u32 ppid;    /* tgid of the real parent */
 	__u32 old_pid; /* tid that called execve (differs from tgid after de_thread) */
-	__u32 flags; /* VIGIL_EXEC_F_* */
+	__u32 flags;   /* VIGIL_EXEC_F_* */
 	__u32 binary_len;
 	__u32 cwd_len;
 	__u32 args_len;
@@ -109,7 +109,7 @@ struct vigil_clone_event {
 	struct vigil_creds creds;
 	__u64 start_boottime; /* child */
 	__u64 parent_start_boottime;
-	__u32 ppid; /* tgid of the forking process */
+	__u32 ppid;  /* tgid of the forking process */
 	__u32 flags; /* reserved, 0 */
 };
 

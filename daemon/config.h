@@ -32,39 +32,40 @@ enum vigil_full_policy {
 
 /* One outputs.d/NAME.conf (+ NAME.conf.d/ drop-ins). */
 struct vigil_output_config {
-	char *name; /* instance: basename without .conf */
-	char *path; /* the winning NAME.conf */
-	char *plugin; /* [Output] Plugin=, required, [a-z0-9_]+ */
-	bool enabled; /* [Output] Enabled=, default yes */
-	unsigned queue_size; /* [Output] QueueSize=, records, default 8192 */
-	unsigned batch_size; /* [Output] BatchSize=, records per emit(), default 512 */
+	char *name;		 /* instance: basename without .conf */
+	char *path;		 /* the winning NAME.conf */
+	char *plugin;		 /* [Output] Plugin=, required, [a-z0-9_]+ */
+	bool enabled;		 /* [Output] Enabled=, default yes */
+	unsigned queue_size;	 /* [Output] QueueSize=, records, default 8192 */
+	unsigned batch_size;	 /* [Output] BatchSize=, records per emit(), default 512 */
 	uint64_t retry_max_usec; /* [Output] RetryMaxSec=, default 30s */
 	enum vigil_full_policy full_policy; /* [Output] QueueFullPolicy=drop-oldest|drop-newest */
-	char **events; /* [Output] Events= (list; NULL or empty = all), event keys */
-	char **filters; /* [Output] Filters= (list, in order) */
+	char **events;	      /* [Output] Events= (list; NULL or empty = all), event keys */
+	char **filters;	      /* [Output] Filters= (list, in order) */
 	struct vigil_kv *kvs; /* every assignment of this instance, all sections, in order */
 	size_t n_kvs;
 };
 
 struct vigil_config {
 	/* [Daemon] */
-	char *node_name; /* NodeName=, default: hostname */
+	char *node_name;	       /* NodeName=, default: hostname */
 	uint64_t status_interval_usec; /* StatusIntervalSec=, default 10s */
 	/* [Sensor] */
-	uint32_t ringbuf_size; /* RingBufferSize= bytes (K/M/G suffixes), power of two, default 8M */
-	uint32_t argv_max; /* ArgvMaxBytes=, default 16384, at most VIGIL_ARGS_MAX */
-	bool clone_events; /* CloneEvents= export process_clone records, default no */
+	uint32_t
+		ringbuf_size; /* RingBufferSize= bytes (K/M/G suffixes), power of two, default 8M */
+	uint32_t argv_max;    /* ArgvMaxBytes=, default 16384, at most VIGIL_ARGS_MAX */
+	bool clone_events;    /* CloneEvents= export process_clone records, default no */
 	/* [ProcessCache] */
 	uint32_t cache_max_entries; /* MaxEntries=, default 65536 */
-	uint64_t cache_grace_usec; /* ExitGraceSec=, default 30s */
-	bool ancestors; /* Ancestors=, add the ancestors array, default no */
+	uint64_t cache_grace_usec;  /* ExitGraceSec=, default 30s */
+	bool ancestors;		    /* Ancestors=, add the ancestors array, default no */
 
 	struct vigil_output_config *outputs; /* enabled and disabled, sorted by name */
 	size_t n_outputs;
 
 	char *policy_dir_list; /* ':'-separated policy.d directories in precedence order */
-	char **files; /* every file that contributed, in parse order (for --cat-config) */
-	unsigned n_warnings; /* unknown sections/keys seen (--validate fails on any) */
+	char **files;	       /* every file that contributed, in parse order (for --cat-config) */
+	unsigned n_warnings;   /* unknown sections/keys seen (--validate fails on any) */
 };
 
 /*

@@ -89,7 +89,8 @@ int log_internalv(int level, int error, const char *file, int line, const char *
 		if (e > 0 && !synthetic)
 			(void)snprintf(errno_field, sizeof(errno_field), "ERRNO=%d", e);
 		if (output)
-			(void)snprintf(output_field, sizeof(output_field), "VIGIL_OUTPUT=%s", output);
+			(void)snprintf(output_field, sizeof(output_field), "VIGIL_OUTPUT=%s",
+				       output);
 		(void)sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", level, "CODE_FILE=%s", file,
 				      line_field, "CODE_FUNC=%s", func,
 				      errno_field[0] ? errno_field : "VIGIL_NOERRNO=1",

@@ -10,7 +10,7 @@
 #include "manager.h"
 #include "plugin_host.h"
 
-#define DEFAULT_STATE_DIR "/var/lib/vigil"
+#define DEFAULT_STATE_DIR   "/var/lib/vigil"
 #define DEFAULT_RUNTIME_DIR "/run/vigil"
 
 static const char *arg_config_dir;
@@ -22,9 +22,12 @@ static bool arg_debug;
 static void help(void)
 {
 	printf("Usage: vigild [OPTIONS]\n\n"
-	       "Linux security observability daemon: BPF process sensor, enrichment, plugin outputs.\n\n"
-	       "  --config-dir DIR   Read vigild.conf, vigild.conf.d/, outputs.d/ and policy.d/ from DIR\n"
-	       "                     instead of /etc, /run, /usr/local/lib and /usr/lib (each + /vigil)\n"
+	       "Linux security observability daemon: BPF process sensor, enrichment, plugin "
+	       "outputs.\n\n"
+	       "  --config-dir DIR   Read vigild.conf, vigild.conf.d/, outputs.d/ and policy.d/ "
+	       "from DIR\n"
+	       "                     instead of /etc, /run, /usr/local/lib and /usr/lib (each + "
+	       "/vigil)\n"
 	       "  --plugin-dir DIR   Load plugins from DIR (default %s)\n"
 	       "  --validate         Check the configuration and exit (non-zero on any warning)\n"
 	       "  --cat-config       Print the merged configuration files and exit\n"
@@ -40,15 +43,14 @@ static int parse_argv(int argc, char *argv[])
 {
 	enum { ARG_CONFIG_DIR = 0x100, ARG_PLUGIN_DIR, ARG_VALIDATE, ARG_CAT_CONFIG, ARG_VERSION };
 	static const struct option options[] = {
-		{ "config-dir", required_argument, NULL, ARG_CONFIG_DIR },
-		{ "plugin-dir", required_argument, NULL, ARG_PLUGIN_DIR },
-		{ "validate", no_argument, NULL, ARG_VALIDATE },
-		{ "cat-config", no_argument, NULL, ARG_CAT_CONFIG },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "version", no_argument, NULL, ARG_VERSION },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+		{"config-dir", required_argument, NULL, ARG_CONFIG_DIR},
+		{"plugin-dir", required_argument, NULL, ARG_PLUGIN_DIR},
+		{"validate", no_argument, NULL, ARG_VALIDATE},
+		{"cat-config", no_argument, NULL, ARG_CAT_CONFIG},
+		{"verbose", no_argument, NULL, 'v'},
+		{"version", no_argument, NULL, ARG_VERSION},
+		{"help", no_argument, NULL, 'h'},
+		{}};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "vh", options, NULL)) >= 0) {

@@ -53,13 +53,13 @@ struct manager {
 
 	int64_t boot_offset_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
 	uint64_t seq;
-	uint64_t events_in; /* samples decoded */
+	uint64_t events_in;   /* samples decoded */
 	uint64_t records_out; /* records handed to the plugin host */
 	uint64_t decode_errors;
 	uint64_t encode_errors;
 	uint64_t loss_reported[_LOSS_STAGE_MAX]; /* sum of counts reported in vigil_loss */
-	uint64_t loss_seen[_LOSS_STAGE_MAX]; /* kernel/decode totals already reported */
-	uint64_t *queue_seen; /* per output: queue_dropped already reported */
+	uint64_t loss_seen[_LOSS_STAGE_MAX];	 /* kernel/decode totals already reported */
+	uint64_t *queue_seen;			 /* per output: queue_dropped already reported */
 	size_t n_queue_seen;
 	uint64_t events_at_last_status;
 	uint64_t last_status_usec;
@@ -103,8 +103,8 @@ static int manager_handle_sample(void *userdata, const void *data, size_t size)
 	r = event_decode(data, size, &ev);
 	if (r < 0) {
 		m->decode_errors++;
-		log_ratelimited(LOG_WARNING, "Dropping malformed kernel event (%zu bytes): %s", size,
-				strerror(-r));
+		log_ratelimited(LOG_WARNING, "Dropping malformed kernel event (%zu bytes): %s",
+				size, strerror(-r));
 		return 0;
 	}
 	m->events_in++;
@@ -124,7 +124,8 @@ static int manager_handle_sample(void *userdata, const void *data, size_t size)
 		p = proc_cache_on_clone(m->procs, ev.clone);
 		if (!p || !m->cfg->clone_events)
 			return 0;
-		r = record_encode_clone(m->encoder, wall, ev.hdr->pid, m->procs, p, &rec, &rec_size);
+		r = record_encode_clone(m->encoder, wall, ev.hdr->pid, m->procs, p, &rec,
+					&rec_size);
 		if (r < 0)
 			break;
 		manager_emit(m, VIGIL_RECORD_PROCESS_CLONE, rec, rec_size);
@@ -133,8 +134,8 @@ static int manager_handle_sample(void *userdata, const void *data, size_t size)
 		p = proc_cache_on_exit(m->procs, ev.exit);
 		if (!p)
 			break;
-		r = record_encode_exit(m->encoder, wall, ev.hdr->pid, m->procs, p, ev.exit->exit_code,
-				       &rec, &rec_size);
+		r = record_encode_exit(m->encoder, wall, ev.hdr->pid, m->procs, p,
+				       ev.exit->exit_code, &rec, &rec_size);
 		if (r < 0)
 			break;
 		manager_emit(m, VIGIL_RECORD_PROCESS_EXIT, rec, rec_size);
@@ -246,8 +247,8 @@ static void manager_notify_status(struct manager *m)
 
 	(void)sd_notifyf(0,
 			 "STATUS=events=%" PRIu64 " (%.0f/s) delivered=%" PRIu64
-			 " drops(kernel)=%" PRIu64 " drops(decode)=%" PRIu64 " drops(queue)=%" PRIu64
-			 " outputs=%zu/%zu procs=%zu",
+			 " drops(kernel)=%" PRIu64 " drops(decode)=%" PRIu64
+			 " drops(queue)=%" PRIu64 " outputs=%zu/%zu procs=%zu",
 			 m->events_in, rate, delivered, m->loss_reported[LOSS_KERNEL],
 			 m->loss_reported[LOSS_DECODE], m->loss_reported[LOSS_QUEUE], healthy, n,
 			 proc_cache_size(m->procs));
@@ -327,7 +328,8 @@ int manager_new(struct vigil_config *cfg, const struct manager_options *o, struc
 
 	r = mkdir_p_0700(o->state_dir);
 	if (r < 0)
-		return log_error_errno(r, "Failed to create state directory '%s': %m", o->state_dir);
+		return log_error_errno(r, "Failed to create state directory '%s': %m",
+				       o->state_dir);
 
 	r = sd_event_default(&m->event);
 	if (r < 0)

@@ -22,13 +22,13 @@ struct redact {
 	/* One rewrite: the str object at [off, off+len) becomes @text. */
 	struct edit {
 		size_t off, len, text_off, text_len;
-	} *edits;
+	} * edits;
 	size_t n_edits, cap_edits;
 	struct vbuf texts; /* replacement strings back to back */
 	struct vbuf scratch;
 };
 
-static const char *const redact_keys[] = { "Pattern", "Replacement", NULL };
+static const char *const redact_keys[] = {"Pattern", "Replacement", NULL};
 
 static void redact_free(struct redact *f)
 {
@@ -76,10 +76,11 @@ static int redact_init(const struct vigil_host *host, void **ret)
 
 			regerror(e, &f->re[i], msg, sizeof(msg));
 			/* cfg_location names the last assignment; name the pattern too. */
-			return host->log(host, LOG_ERR, EINVAL,
-					 "%s: [Redact] Pattern='%s' is not a valid extended regex: %s",
-					 strempty(host->cfg_location(host, "Redact", "Pattern")),
-					 pats[i], msg);
+			return host->log(
+				host, LOG_ERR, EINVAL,
+				"%s: [Redact] Pattern='%s' is not a valid extended regex: %s",
+				strempty(host->cfg_location(host, "Redact", "Pattern")), pats[i],
+				msg);
 		}
 		f->n_re++;
 	}
@@ -89,8 +90,7 @@ static int redact_init(const struct vigil_host *host, void **ret)
 
 /* Apply every pattern to @s; when something matched, record an edit for the str object at
  * @obj_off (@obj_len bytes). */
-static int redact_string(struct redact *f, const char *s, size_t n, size_t obj_off,
-			 size_t obj_len)
+static int redact_string(struct redact *f, const char *s, size_t n, size_t obj_off, size_t obj_len)
 {
 	bool changed = false;
 	int r;
@@ -167,10 +167,10 @@ static int redact_string(struct redact *f, const char *s, size_t n, size_t obj_o
 		f->edits = e;
 		f->cap_edits = cap;
 	}
-	f->edits[f->n_edits++] = (struct edit){ .off = obj_off,
-						.len = obj_len,
-						.text_off = f->texts.len,
-						.text_len = f->scratch.len - 1 };
+	f->edits[f->n_edits++] = (struct edit){.off = obj_off,
+					       .len = obj_len,
+					       .text_off = f->texts.len,
+					       .text_len = f->scratch.len - 1};
 	return vbuf_append(&f->texts, f->scratch.data, f->scratch.len - 1);
 }
 
@@ -258,7 +258,7 @@ static int put_str_header(struct vigil_buf *out, size_t n)
 static int redact_filter(void *instance, const struct vigil_record *in, struct vigil_buf *out)
 {
 	struct redact *f = instance;
-	struct mp_span rec = { in->data, in->size }, body, v;
+	struct mp_span rec = {in->data, in->size}, body, v;
 	const char *key;
 	size_t klen, pos = 0;
 	uint32_t type;
@@ -275,7 +275,7 @@ static int redact_filter(void *instance, const struct vigil_record *in, struct v
 	    type != VIGIL_RECORD_PROCESS_CLONE)
 		return VIGIL_FILTER_PASS;
 
-	static const char *const procs[] = { "process", "parent" };
+	static const char *const procs[] = {"process", "parent"};
 	for (size_t i = 0; i < ELEMENTSOF(procs); i++)
 		if (rv_find(body, procs[i], &v) >= 0) {
 			r = redact_process(f, in->data, v);

@@ -38,3 +38,8 @@ install-exec-hook: remove-plugin-la
 remove-plugin-la:
 	rm -f $(addprefix $(DESTDIR)$(pkglibdir)/,$(notdir $(pkglib_LTLIBRARIES)))
 .PHONY: remove-plugin-la
+# ...so libtool cannot uninstall the .so files by itself.
+uninstall-hook: remove-plugin-so
+remove-plugin-so:
+	rm -f $(addprefix $(DESTDIR)$(pkglibdir)/,$(patsubst %.la,%.so,$(notdir $(pkglib_LTLIBRARIES))))
+.PHONY: remove-plugin-so

@@ -28,7 +28,7 @@ struct file_out {
 	struct vbuf buf;
 };
 
-static const char *const file_keys[] = { "Path", "Format", "MaxSize", "Keep", "Mode", NULL };
+static const char *const file_keys[] = {"Path", "Format", "MaxSize", "Keep", "Mode", NULL};
 
 /* "100M", "512K", "1G", "0", plain bytes. Base 1024. */
 static int parse_size(const char *s, uint64_t *ret)
@@ -164,9 +164,10 @@ static int file_init(const struct vigil_host *host, void **ret)
 
 	v = host->cfg_get(host, "File", "MaxSize");
 	if (v && parse_size(v, &f->max_size) < 0)
-		return host->log(host, LOG_ERR, EINVAL,
-				 "%s: [File] MaxSize='%s' is invalid, expected bytes with K, M or G",
-				 strempty(host->cfg_location(host, "File", "MaxSize")), v);
+		return host->log(
+			host, LOG_ERR, EINVAL,
+			"%s: [File] MaxSize='%s' is invalid, expected bytes with K, M or G",
+			strempty(host->cfg_location(host, "File", "MaxSize")), v);
 
 	v = host->cfg_get(host, "File", "Keep");
 	if (v) {
@@ -186,9 +187,10 @@ static int file_init(const struct vigil_host *host, void **ret)
 		errno = 0;
 		u = strtoull(v, &end, 8);
 		if (errno || end == v || *end || u > 07777)
-			return host->log(host, LOG_ERR, EINVAL,
-					 "%s: [File] Mode='%s' is invalid, expected octal like 0600",
-					 strempty(host->cfg_location(host, "File", "Mode")), v);
+			return host->log(
+				host, LOG_ERR, EINVAL,
+				"%s: [File] Mode='%s' is invalid, expected octal like 0600",
+				strempty(host->cfg_location(host, "File", "Mode")), v);
 		f->mode = (mode_t)u;
 	}
 
@@ -251,8 +253,9 @@ static enum vigil_status file_emit(void *instance, const struct vigil_batch *bat
 	}
 	f->size += f->buf.len;
 	if (f->failing) {
-		f->host->log(f->host, LOG_INFO, 0, "Writing to '%s' works again after %" PRIu64
-			     " failed attempts", f->path, f->failures);
+		f->host->log(f->host, LOG_INFO, 0,
+			     "Writing to '%s' works again after %" PRIu64 " failed attempts",
+			     f->path, f->failures);
 		f->failing = false;
 		f->failures = 0;
 	}

@@ -21,10 +21,10 @@
 #define JOURNALD_SOCKET "/run/systemd/journal/socket"
 
 /* MESSAGE_IDs, fixed forever (generated once from /proc/sys/kernel/random/uuid). */
-#define MESSAGE_ID_EXEC "394187e803e34d6c855efe70573fb8e1"
-#define MESSAGE_ID_EXIT "3acb421272df4fd5bb34b878c04cc5a8"
+#define MESSAGE_ID_EXEC	 "394187e803e34d6c855efe70573fb8e1"
+#define MESSAGE_ID_EXIT	 "3acb421272df4fd5bb34b878c04cc5a8"
 #define MESSAGE_ID_CLONE "c172132d0af34cd5b0f7622952d60d19"
-#define MESSAGE_ID_LOSS "935d222cbdb44bff8b408ee8d9718484"
+#define MESSAGE_ID_LOSS	 "935d222cbdb44bff8b408ee8d9718484"
 
 #define ARGV_FIELDS_MAX 64
 
@@ -35,16 +35,16 @@ struct field {
 struct journald_out {
 	const struct vigil_host *host;
 	bool with_json;
-	bool failing;	   /* inside a burst of delivery failures: logged once */
-	uint64_t dropped;  /* records refused as too large */
-	struct vbuf buf;   /* "NAME=value" fields back to back */
-	struct vbuf line;  /* scratch: compact line and JSON */
+	bool failing;	  /* inside a burst of delivery failures: logged once */
+	uint64_t dropped; /* records refused as too large */
+	struct vbuf buf;  /* "NAME=value" fields back to back */
+	struct vbuf line; /* scratch: compact line and JSON */
 	struct field *fields;
 	size_t n_fields, cap_fields;
 	struct iovec *iov;
 };
 
-static const char *const journald_keys[] = { "Fields", NULL };
+static const char *const journald_keys[] = {"Fields", NULL};
 
 static int add_field(struct journald_out *j, const char *name, const void *value, size_t len)
 {
@@ -72,7 +72,7 @@ static int add_field(struct journald_out *j, const char *name, const void *value
 	if (len)
 		memcpy(j->buf.data + j->buf.len + nl + 1, value, len);
 	j->buf.len += nl + 1 + len;
-	j->fields[j->n_fields++] = (struct field){ off, nl + 1 + len };
+	j->fields[j->n_fields++] = (struct field){off, nl + 1 + len};
 	return 0;
 }
 
@@ -97,8 +97,7 @@ static int copy_str(struct journald_out *j, const char *name, struct mp_span map
 	return add_field(j, name, s, n);
 }
 
-static int copy_uint(struct journald_out *j, const char *name, struct mp_span map,
-		     const char *key)
+static int copy_uint(struct journald_out *j, const char *name, struct mp_span map, const char *key)
 {
 	uint64_t v;
 
@@ -191,10 +190,11 @@ static int build(struct journald_out *j, const struct vigil_record *rec, bool wi
 		r = add_str(j, "MESSAGE_ID", msgid);
 	r = r ?: add_field(j, "VIGIL_EVENT", key, klen);
 	r = r ?: add_uint(j, "VIGIL_SEQ", rec->seq);
-	r = r ?: copy_str(j, "VIGIL_NODE_NAME", (struct mp_span){ rec->data, rec->size },
-			  "node_name");
-	if (r == 0 && rv_get_timestamp((struct mp_span){ rec->data, rec->size }, "time", &sec,
-				       &nsec) >= 0) {
+	r = r
+		    ?: copy_str(j, "VIGIL_NODE_NAME", (struct mp_span){rec->data, rec->size},
+				"node_name");
+	if (r == 0 &&
+	    rv_get_timestamp((struct mp_span){rec->data, rec->size}, "time", &sec, &nsec) >= 0) {
 		j->line.len = 0;
 		r = json_append_rfc3339(&j->line, sec, nsec);
 		r = r ?: add_field(j, "VIGIL_TIME", j->line.data, j->line.len);
@@ -226,8 +226,8 @@ static int build(struct journald_out *j, const struct vigil_record *rec, bool wi
 		return r;
 
 	for (size_t i = 0; i < j->n_fields; i++)
-		j->iov[i] = (struct iovec){ .iov_base = j->buf.data + j->fields[i].off,
-					    .iov_len = j->fields[i].len };
+		j->iov[i] = (struct iovec){.iov_base = j->buf.data + j->fields[i].off,
+					   .iov_len = j->fields[i].len};
 	return 0;
 }
 
@@ -261,12 +261,12 @@ static int journald_init(const struct vigil_host *host, void **ret)
 	return 0;
 }
 
-static enum vigil_status fail(struct journald_out *j, const struct vigil_batch *batch,
-			      uint32_t i, uint8_t *results, int error, const char *why)
+static enum vigil_status fail(struct journald_out *j, const struct vigil_batch *batch, uint32_t i,
+			      uint8_t *results, int error, const char *why)
 {
 	if (!j->failing)
-		j->host->log(j->host, LOG_WARNING, error, "journald unreachable (%s), will retry: %m",
-			     why);
+		j->host->log(j->host, LOG_WARNING, error,
+			     "journald unreachable (%s), will retry: %m", why);
 	j->failing = true;
 	if (i == 0)
 		return VIGIL_RETRY;
@@ -299,7 +299,8 @@ static enum vigil_status journald_emit(void *instance, const struct vigil_batch 
 		}
 		r = sd_journal_sendv(j->iov, (int)j->n_fields);
 		if (r == -EMSGSIZE && j->with_json) {
-			/* Too large for the socket: the whole record as JSON is the expendable part. */
+			/* Too large for the socket: the whole record as JSON is the expendable
+			 * part. */
 			r = build(j, rec, false);
 			if (r >= 0)
 				r = sd_journal_sendv(j->iov, (int)j->n_fields);

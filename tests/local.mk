@@ -3,10 +3,12 @@
 LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
 TEST_EXTENSIONS = .sh
 SH_LOG_DRIVER = $(LOG_DRIVER)
+LOG_COMPILER = $(SHELL) $(top_srcdir)/tests/harness/run-test.sh
+SH_LOG_COMPILER = $(SHELL) $(top_srcdir)/tests/harness/run-test.sh
 AM_TESTS_ENVIRONMENT = \
 	export top_srcdir=$(abs_top_srcdir) top_builddir=$(abs_top_builddir) \
 	VIGILD=$(abs_top_builddir)/vigild PLUGIN_DIR=$(abs_top_builddir)/plugins/.libs;
-EXTRA_DIST += tests/harness/tap.h
+EXTRA_DIST += tests/harness/tap.h tests/harness/run-test.sh
 TEST_CFLAGS = $(AM_CFLAGS) $(LIBBPF_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(MSGPACK_CFLAGS) -I$(top_srcdir)/tests/harness
 include tests/bpf.mk
 include tests/config.mk

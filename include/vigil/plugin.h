@@ -26,10 +26,10 @@ extern "C" {
 #endif
 
 /* Bump MAJOR for any incompatible change; bump MINOR when appending fields at the end. */
-#define VIGIL_PLUGIN_ABI_MAJOR 1
-#define VIGIL_PLUGIN_ABI_MINOR 0
+#define VIGIL_PLUGIN_ABI_MAJOR	 1
+#define VIGIL_PLUGIN_ABI_MINOR	 0
 #define VIGIL_PLUGIN_ABI_VERSION ((uint32_t)(VIGIL_PLUGIN_ABI_MAJOR << 16 | VIGIL_PLUGIN_ABI_MINOR))
-#define VIGIL_PLUGIN_ENTRY "vigil_plugin_entry" /* the only exported symbol */
+#define VIGIL_PLUGIN_ENTRY	 "vigil_plugin_entry" /* the only exported symbol */
 
 /**
  * enum vigil_plugin_kind - what a plugin does.
@@ -93,10 +93,10 @@ struct vigil_record {
 };
 
 /* struct vigil_record.type; numbering is part of the ABI. */
-#define VIGIL_RECORD_PROCESS_EXEC 1
-#define VIGIL_RECORD_PROCESS_EXIT 2
+#define VIGIL_RECORD_PROCESS_EXEC  1
+#define VIGIL_RECORD_PROCESS_EXIT  2
 #define VIGIL_RECORD_PROCESS_CLONE 3
-#define VIGIL_RECORD_VIGIL_LOSS 4
+#define VIGIL_RECORD_VIGIL_LOSS	   4
 
 /**
  * struct vigil_batch - records offered to an output in one emit() call.
@@ -205,11 +205,10 @@ struct vigil_plugin {
 };
 
 #define VIGIL_PLUGIN_DEFINE(...)                                                                   \
-	__attribute__((visibility("default"))) const struct vigil_plugin vigil_plugin_entry = {   \
+	__attribute__((visibility("default"))) const struct vigil_plugin vigil_plugin_entry = {    \
 		.abi_version = VIGIL_PLUGIN_ABI_VERSION,                                           \
 		.struct_size = sizeof(struct vigil_plugin),                                        \
-		__VA_ARGS__                                                                        \
-	}
+		__VA_ARGS__}
 
 #ifdef __cplusplus
 }

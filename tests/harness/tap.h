@@ -29,7 +29,7 @@ static int tap_failed_current;
 
 #define TEST(n)                                                                                    \
 	static void test_##n(void);                                                                \
-	static struct tap_test tap_t_##n = { #n, test_##n, NULL };                                 \
+	static struct tap_test tap_t_##n = {#n, test_##n, NULL};                                   \
 	__attribute__((constructor)) static void tap_reg_##n(void)                                 \
 	{                                                                                          \
 		*tap_tail = &tap_t_##n;                                                            \

@@ -26,7 +26,7 @@ static void forward(int sig)
 
 int main(int argc, char *argv[])
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	FILE *log;
 	int fd, status;
 	pid_t pid;
@@ -65,7 +65,7 @@ int main(int argc, char *argv[])
 	child_pid = pid;
 
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		char buf[4096];
 		ssize_t n;
 		pid_t w;

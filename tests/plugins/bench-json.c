@@ -42,10 +42,11 @@ static void bench(const char *name, int (*fn)(const uint8_t *, size_t, struct vb
 
 int main(int argc, char **argv)
 {
-	static const char *const argv_long[] = { "curl", "--silent", "--show-error", "--location",
-						 "--header", "Accept: application/json", "-o",
-						 "/tmp/out.json", "https://example.org/api/v1/items?id=42",
-						 NULL };
+	static const char *const argv_long[] = {
+		"curl",	      "--silent",      "--show-error",
+		"--location", "--header",      "Accept: application/json",
+		"-o",	      "/tmp/out.json", "https://example.org/api/v1/items?id=42",
+		NULL};
 	struct testproc p = testrec_curl;
 	long n = argc > 1 ? atol(argv[1]) : 2000000;
 	msgpack_sbuffer sb;

@@ -20,8 +20,8 @@ struct fake_cfg {
 static int fake_log(const struct vigil_host *host, int level, int error, const char *fmt, ...)
 {
 	struct fake_host *fh = (struct fake_host *)host;
-	static const char *const names[] = { "EMERG", "ALERT", "CRIT", "ERR",
-					     "WARNING", "NOTICE", "INFO", "DEBUG" };
+	static const char *const names[] = {"EMERG",   "ALERT",	 "CRIT", "ERR",
+					    "WARNING", "NOTICE", "INFO", "DEBUG"};
 	char msg[4096];
 	size_t n;
 	va_list ap;
@@ -39,8 +39,7 @@ static int fake_log(const struct vigil_host *host, int level, int error, const c
 	return -e;
 }
 
-static const struct fake_cfg *last(const struct fake_host *fh, const char *section,
-				   const char *key)
+static const struct fake_cfg *last(const struct fake_host *fh, const char *section, const char *key)
 {
 	for (size_t i = fh->n_cfg; i > 0; i--) {
 		const struct fake_cfg *c = &fh->cfg[i - 1];
@@ -50,8 +49,7 @@ static const struct fake_cfg *last(const struct fake_host *fh, const char *secti
 	return NULL;
 }
 
-static const char *fake_cfg_get(const struct vigil_host *host, const char *section,
-				const char *key)
+static const char *fake_cfg_get(const struct vigil_host *host, const char *section, const char *key)
 {
 	const struct fake_cfg *c = last((const struct fake_host *)host, section, key);
 	return c ? c->value : NULL;

@@ -9,16 +9,16 @@
 
 int main(int argc, char **argv)
 {
-	static const char *const names[] = { "OK", "PENDING", "RETRY", "FATAL" };
-	static const char *const marker_argv[] = { "vigil-marker", "--password=x", "two words",
-						   "line\nbreak", NULL };
+	static const char *const names[] = {"OK", "PENDING", "RETRY", "FATAL"};
+	static const char *const marker_argv[] = {"vigil-marker", "--password=x", "two words",
+						  "line\nbreak", NULL};
 	const struct vigil_plugin *plugin = fake_host_load("out_journald.so");
 	struct fake_host *fh = fake_host_new("journald-test");
 	msgpack_sbuffer sb[4];
 	struct vigil_record recs[4];
 	uint8_t results[4] = {};
 	struct testproc p = testrec_curl;
-	struct vigil_batch b = { .records = recs, .n_records = 4, .schema_major = 1, .id = 1 };
+	struct vigil_batch b = {.records = recs, .n_records = 4, .schema_major = 1, .id = 1};
 	enum vigil_status s;
 	void *inst;
 
@@ -39,8 +39,8 @@ int main(int argc, char **argv)
 	testrec_clone(&sb[2], &p, &testrec_bash);
 	testrec_loss(&sb[3], "queue", 12, 40, "kafka-main");
 	for (int i = 0; i < 4; i++)
-		recs[i] = (struct vigil_record){ (const uint8_t *)sb[i].data, (uint32_t)sb[i].size,
-						 (uint32_t)i + 1, 1000 + (uint64_t)i };
+		recs[i] = (struct vigil_record){(const uint8_t *)sb[i].data, (uint32_t)sb[i].size,
+						(uint32_t)i + 1, 1000 + (uint64_t)i};
 	s = plugin->emit(inst, &b, results);
 	printf("status=%s results=%u%u%u%u\n", names[s & 3], results[0], results[1], results[2],
 	       results[3]);

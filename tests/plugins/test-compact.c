@@ -56,16 +56,18 @@ TEST(context_container_then_unit_then_dash)
 
 TEST(hostile_argv_escaped)
 {
-	static const char *const argv[] = { "x", "a b", "", "line\nbreak", "\x1b[31mred",
-					    "quo\"te\\", "bad\xff", "caf\xc3\xa9", "\xc2\x9b", NULL };
+	static const char *const argv[] = {"x",		  "a b",       "",	  "line\nbreak",
+					   "\x1b[31mred", "quo\"te\\", "bad\xff", "caf\xc3\xa9",
+					   "\xc2\x9b",	  NULL};
 	struct testproc p = testrec_curl;
 	const char *l;
 
 	p.argv = argv;
 	testrec_exec(&sb, &p, NULL);
 	l = line();
-	ASSERT_STREQ(l, "exec  pid=1234 nginx.service /usr/bin/curl \"a b\" \"\" \"line\\nbreak\" "
-			"\"\\x1b[31mred\" \"quo\\\"te\\\\\" \"bad\\xff\" caf\xc3\xa9 \"\\xc2\\x9b\"");
+	ASSERT_STREQ(l,
+		     "exec  pid=1234 nginx.service /usr/bin/curl \"a b\" \"\" \"line\\nbreak\" "
+		     "\"\\x1b[31mred\" \"quo\\\"te\\\\\" \"bad\\xff\" caf\xc3\xa9 \"\\xc2\\x9b\"");
 	ASSERT_TRUE(strchr(l, '\n') == NULL && strchr(l, 0x1b) == NULL);
 }
 

@@ -12,8 +12,8 @@ static const struct vigil_plugin *plugin;
 /* Run the filter on @sb; returns the verdict and, for REPLACE, the JSON of the new record. */
 static int run(void *inst, msgpack_sbuffer *sb, char **ret_json)
 {
-	struct vigil_record rec = { (const uint8_t *)sb->data, (uint32_t)sb->size,
-				    VIGIL_RECORD_PROCESS_EXEC, 7 };
+	struct vigil_record rec = {(const uint8_t *)sb->data, (uint32_t)sb->size,
+				   VIGIL_RECORD_PROCESS_EXEC, 7};
 	struct vigil_buf *out = fake_buf_new();
 	struct vbuf j = {};
 	int r;
@@ -39,7 +39,7 @@ static void *make(struct fake_host *fh)
 
 TEST(group_replaced_only)
 {
-	static const char *const argv[] = { "mysql", "--user=bob", "--password=s3cret", "db", NULL };
+	static const char *const argv[] = {"mysql", "--user=bob", "--password=s3cret", "db", NULL};
 	struct fake_host *fh = fake_host_new("redact");
 	struct testproc p = testrec_curl;
 	msgpack_sbuffer sb;
@@ -61,7 +61,8 @@ TEST(group_replaced_only)
 	/* Everything else unchanged, same key order. */
 	ASSERT_TRUE(strncmp(json, "{\"process_exec\":{\"process\":{\"exec_id\":", 38) == 0);
 	ASSERT_CONTAINS(json, "\"argv_truncated\":false,\"unit\":\"nginx.service\"");
-	ASSERT_CONTAINS(json, "\"node_name\":\"web-1\",\"time\":\"2026-11-21T23:59:01.123456789Z\"}");
+	ASSERT_CONTAINS(json,
+			"\"node_name\":\"web-1\",\"time\":\"2026-11-21T23:59:01.123456789Z\"}");
 	free(json);
 	plugin->fini(inst);
 	fake_host_free(fh);
@@ -70,7 +71,7 @@ TEST(group_replaced_only)
 
 TEST(whole_match_without_group_custom_replacement_and_parent)
 {
-	static const char *const argv[] = { "curl", "-H", "Authorization: Bearer abc.def", NULL };
+	static const char *const argv[] = {"curl", "-H", "Authorization: Bearer abc.def", NULL};
 	struct fake_host *fh = fake_host_new("redact");
 	struct testproc p = testrec_bash;
 	msgpack_sbuffer sb;
@@ -98,7 +99,7 @@ TEST(whole_match_without_group_custom_replacement_and_parent)
 
 TEST(long_replacement_changes_header_size)
 {
-	static const char *const argv[] = { "x", "--token=abc", NULL };
+	static const char *const argv[] = {"x", "--token=abc", NULL};
 	struct fake_host *fh = fake_host_new("redact");
 	struct testproc p = testrec_curl;
 	msgpack_sbuffer sb;

@@ -100,9 +100,10 @@ TEST(all_control_characters)
 		s[i] = (char)i;
 	s[32] = 0x7f;
 	str(s, sizeof(s));
-	ASSERT_JSON("\"\\u0000\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\b\\t\\n\\u000b\\f\\r"
-		    "\\u000e\\u000f\\u0010\\u0011\\u0012\\u0013\\u0014\\u0015\\u0016\\u0017\\u0018"
-		    "\\u0019\\u001a\\u001b\\u001c\\u001d\\u001e\\u001f\\u007f\"");
+	ASSERT_JSON(
+		"\"\\u0000\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\b\\t\\n\\u000b\\f\\r"
+		"\\u000e\\u000f\\u0010\\u0011\\u0012\\u0013\\u0014\\u0015\\u0016\\u0017\\u0018"
+		"\\u0019\\u001a\\u001b\\u001c\\u001d\\u001e\\u001f\\u007f\"");
 }
 
 TEST(valid_utf8_passes_through)
@@ -110,8 +111,9 @@ TEST(valid_utf8_passes_through)
 	/* 2-, 3- and 4-byte sequences and the extremes of each range. */
 	STR("h\xc3\xa9llo \xe2\x82\xac \xf0\x9d\x84\x9e \xc2\xa0 \xed\x9f\xbf \xee\x80\x80 "
 	    "\xf4\x8f\xbf\xbf \xef\xbf\xbf");
-	ASSERT_JSON("\"h\xc3\xa9llo \xe2\x82\xac \xf0\x9d\x84\x9e \xc2\xa0 \xed\x9f\xbf \xee\x80\x80 "
-		    "\xf4\x8f\xbf\xbf \xef\xbf\xbf\"");
+	ASSERT_JSON(
+		"\"h\xc3\xa9llo \xe2\x82\xac \xf0\x9d\x84\x9e \xc2\xa0 \xed\x9f\xbf \xee\x80\x80 "
+		"\xf4\x8f\xbf\xbf \xef\xbf\xbf\"");
 }
 
 TEST(c1_controls_escaped)
@@ -227,11 +229,11 @@ TEST(timestamps_all_forms)
 	testrec_pack_time(&pk, 8, 1795305541, 123456789);
 	testrec_pack_time(&pk, 8, 1709208000, 999999999); /* leap day */
 	testrec_pack_time(&pk, 12, 1795305541, 1);
-	testrec_pack_time(&pk, 12, -1, 999999999);	    /* last ns before the epoch */
-	testrec_pack_time(&pk, 12, -2203891200, 0);	    /* 1900-03-01 */
-	testrec_pack_time(&pk, 12, -62135596800, 0);	    /* 0001-01-01 */
+	testrec_pack_time(&pk, 12, -1, 999999999);	     /* last ns before the epoch */
+	testrec_pack_time(&pk, 12, -2203891200, 0);	     /* 1900-03-01 */
+	testrec_pack_time(&pk, 12, -62135596800, 0);	     /* 0001-01-01 */
 	testrec_pack_time(&pk, 12, 253402300799, 999999999); /* 9999-12-31T23:59:59.999999999 */
-	testrec_pack_time(&pk, 12, 253402300800, 0);	    /* year 10000 */
+	testrec_pack_time(&pk, 12, 253402300800, 0);	     /* year 10000 */
 	ASSERT_JSON("[\"1970-01-01T00:00:00.000000000Z\",\"2106-02-07T06:28:15.000000000Z\","
 		    "\"2026-11-21T23:59:01.123456789Z\",\"2024-02-29T12:00:00.999999999Z\","
 		    "\"2026-11-21T23:59:01.000000001Z\",\"1969-12-31T23:59:59.999999999Z\","
@@ -258,22 +260,26 @@ TEST(bad_timestamps_refused)
 TEST(exec_record_golden)
 {
 	testrec_exec(&sb, &testrec_curl, &testrec_bash);
-	ASSERT_JSON(
-		"{\"process_exec\":{\"process\":{\"exec_id\":\"d2ViLTE6OGIzZjE3ZDA6MTIzNDU2OjEyMzQ6NjU1NDM\","
-		"\"pid\":1234,\"tid\":1234,\"uid\":33,\"cwd\":\"/var/www\",\"binary\":\"/usr/bin/curl\","
-		"\"arguments\":\"-s https://example.org\",\"flags\":\"execve\","
-		"\"start_time\":\"2026-11-19T23:46:40.000000005Z\",\"auid\":4294967295,"
-		"\"parent_exec_id\":\"d2ViLTE6OGIzZjE3ZDA6MTIwMDAwOjEyMDA6MTMxMDc\","
-		"\"process_credentials\":{\"uid\":33,\"gid\":33},"
-		"\"argv\":[\"curl\",\"-s\",\"https://example.org\"],\"argv_truncated\":false,"
-		"\"unit\":\"nginx.service\",\"cgroup\":\"/system.slice/nginx.service\"},"
-		"\"parent\":{\"exec_id\":\"d2ViLTE6OGIzZjE3ZDA6MTIwMDAwOjEyMDA6MTMxMDc\",\"pid\":1200,"
-		"\"tid\":1200,\"uid\":0,\"cwd\":\"/root\",\"binary\":\"/bin/bash\",\"arguments\":\"\","
-		"\"flags\":\"procFS\",\"start_time\":\"2026-11-19T23:46:40.000000005Z\",\"auid\":1000,"
-		"\"process_credentials\":{\"uid\":0,\"gid\":0},\"argv\":[\"/bin/bash\"],"
-		"\"argv_truncated\":false,\"unit\":\"session-3.scope\","
-		"\"cgroup\":\"/user.slice/user-1000.slice/session-3.scope\"}},"
-		"\"node_name\":\"web-1\",\"time\":\"2026-11-21T23:59:01.123456789Z\"}");
+	ASSERT_JSON("{\"process_exec\":{\"process\":{\"exec_id\":"
+		    "\"d2ViLTE6OGIzZjE3ZDA6MTIzNDU2OjEyMzQ6NjU1NDM\","
+		    "\"pid\":1234,\"tid\":1234,\"uid\":33,\"cwd\":\"/var/www\",\"binary\":\"/usr/"
+		    "bin/curl\","
+		    "\"arguments\":\"-s https://example.org\",\"flags\":\"execve\","
+		    "\"start_time\":\"2026-11-19T23:46:40.000000005Z\",\"auid\":4294967295,"
+		    "\"parent_exec_id\":\"d2ViLTE6OGIzZjE3ZDA6MTIwMDAwOjEyMDA6MTMxMDc\","
+		    "\"process_credentials\":{\"uid\":33,\"gid\":33},"
+		    "\"argv\":[\"curl\",\"-s\",\"https://example.org\"],\"argv_truncated\":false,"
+		    "\"unit\":\"nginx.service\",\"cgroup\":\"/system.slice/nginx.service\"},"
+		    "\"parent\":{\"exec_id\":\"d2ViLTE6OGIzZjE3ZDA6MTIwMDAwOjEyMDA6MTMxMDc\","
+		    "\"pid\":1200,"
+		    "\"tid\":1200,\"uid\":0,\"cwd\":\"/root\",\"binary\":\"/bin/"
+		    "bash\",\"arguments\":\"\","
+		    "\"flags\":\"procFS\",\"start_time\":\"2026-11-19T23:46:40.000000005Z\","
+		    "\"auid\":1000,"
+		    "\"process_credentials\":{\"uid\":0,\"gid\":0},\"argv\":[\"/bin/bash\"],"
+		    "\"argv_truncated\":false,\"unit\":\"session-3.scope\","
+		    "\"cgroup\":\"/user.slice/user-1000.slice/session-3.scope\"}},"
+		    "\"node_name\":\"web-1\",\"time\":\"2026-11-21T23:59:01.123456789Z\"}");
 }
 
 TEST(truncated_input_every_prefix)
@@ -303,10 +309,10 @@ TEST(lying_lengths_refused)
 {
 	const char *j;
 	/* str32 claiming 4 GiB, array32 claiming 2^32-1 elements, map16 with one pair, 0xc1. */
-	static const uint8_t str32[] = { 0xdb, 0xff, 0xff, 0xff, 0xff, 'a' };
-	static const uint8_t arr32[] = { 0xdd, 0xff, 0xff, 0xff, 0xff, 0x01 };
-	static const uint8_t map16[] = { 0xde, 0x00, 0x02, 0xa1, 'a', 0x01 };
-	static const uint8_t never[] = { 0x91, 0xc1 };
+	static const uint8_t str32[] = {0xdb, 0xff, 0xff, 0xff, 0xff, 'a'};
+	static const uint8_t arr32[] = {0xdd, 0xff, 0xff, 0xff, 0xff, 0x01};
+	static const uint8_t map16[] = {0xde, 0x00, 0x02, 0xa1, 'a', 0x01};
+	static const uint8_t never[] = {0x91, 0xc1};
 
 	start();
 	msgpack_sbuffer_write(&sb, (const char *)str32, sizeof(str32));

@@ -41,12 +41,12 @@ static enum vigil_status emit_n(void *inst, unsigned n, msgpack_sbuffer *sb)
 {
 	struct vigil_record recs[64];
 	uint8_t results[64] = {};
-	struct vigil_batch b = { .records = recs, .n_records = n, .schema_major = 1, .id = 1 };
+	struct vigil_batch b = {.records = recs, .n_records = n, .schema_major = 1, .id = 1};
 
 	testrec_exec(sb, &testrec_curl, &testrec_bash);
 	for (unsigned i = 0; i < n; i++)
-		recs[i] = (struct vigil_record){ (const uint8_t *)sb->data, (uint32_t)sb->size,
-						 VIGIL_RECORD_PROCESS_EXEC, i };
+		recs[i] = (struct vigil_record){(const uint8_t *)sb->data, (uint32_t)sb->size,
+						VIGIL_RECORD_PROCESS_EXEC, i};
 	return plugin->emit(inst, &b, results);
 }
 
@@ -201,8 +201,8 @@ TEST(unwritable_path_refused_with_name)
 TEST(bad_values_refused_with_location)
 {
 	static const char *const bad[][2] = {
-		{ "Path", "relative/path" }, { "Format", "xml" }, { "MaxSize", "10X" },
-		{ "Keep", "-1" },	     { "Mode", "0999" },
+		{"Path", "relative/path"}, {"Format", "xml"}, {"MaxSize", "10X"}, {"Keep", "-1"},
+		{"Mode", "0999"},
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

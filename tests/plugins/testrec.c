@@ -3,8 +3,8 @@
 
 #include "testrec.h"
 
-static const char *const curl_argv[] = { "curl", "-s", "https://example.org", NULL };
-static const char *const bash_argv[] = { "/bin/bash", NULL };
+static const char *const curl_argv[] = {"curl", "-s", "https://example.org", NULL};
+static const char *const bash_argv[] = {"/bin/bash", NULL};
 
 const struct testproc testrec_curl = {
 	.exec_id = "d2ViLTE6OGIzZjE3ZDA6MTIzNDU2OjEyMzQ6NjU1NDM",
