@@ -35,6 +35,11 @@ struct proc_cache {
 	char *proc_root;
 	char node_name[NODE_NAME_MAX + 1];
 	char boot_id[9];
+	/* exec_id: base64 of the constant "<node>:<boot id>:" up to a multiple of 3 bytes, and
+	 * the 0-2 bytes after that (cache_exec_id()) */
+	char id_b64[(NODE_NAME_MAX + 10) / 3 * 4 + 4];
+	char id_tail[3];
+	uint8_t id_b64_len, id_tail_len;
 	/*
 	 * Parents that are neither cached nor in /proc, so that the children of one exited parent
 	 * do not each pay for opening /proc/<ppid>. A process that is gone never comes back under
@@ -88,19 +93,29 @@ static size_t base64url(const uint8_t *in, size_t n, char *out)
 	return o;
 }
 
-/* Decimal digits of v at w; returns the end. */
+/* Decimal digits of v at w, two per division; returns the end. */
 static char *put_dec(char *w, uint64_t v)
 {
-	char tmp[20];
-	int n = 0;
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+				    "25262728293031323334353637383940414243444546474849"
+				    "50515253545556575859606162636465666768697071727374"
+				    "75767778798081828384858687888990919293949596979899";
+	size_t n = 1;
+	char *t;
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*w++ = tmp[--n];
-	return w;
+	for (uint64_t x = v; x >= 10; x /= 10)
+		n++;
+	t = w + n;
+	while (v >= 100) {
+		t -= 2;
+		memcpy(t, pairs + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v >= 10)
+		memcpy(t - 2, pairs + 2 * v, 2);
+	else
+		t[-1] = (char)('0' + v);
+	return w + n;
 }
 
 int proc_exec_id(const char *node_name, const char *boot_id8, uint64_t start_ticks, uint32_t pid,
@@ -128,6 +143,47 @@ int proc_exec_id(const char *node_name, const char *boot_id8, uint64_t start_tic
 	if (bufsize < (n + 2) / 3 * 4 + 1)
 		return -ENOBUFS;
 	return (int)base64url((const uint8_t *)raw, n, buf);
+}
+
+/*
+ * proc_exec_id() for this cache's node and boot id. "<node>:<boot id>:" is the same for every
+ * process: its base64 up to the last whole 3-byte group is computed once (base64 of a
+ * concatenation at a multiple of 3 bytes is the concatenation of the two encodings).
+ */
+static void exec_id_prefix_init(struct proc_cache *c)
+{
+	char raw[NODE_NAME_MAX + 16];
+	size_t nl = strnlen(c->node_name, NODE_NAME_MAX), bl = strlen(c->boot_id), n, q;
+
+	memcpy(raw, c->node_name, nl);
+	raw[nl] = ':';
+	memcpy(raw + nl + 1, c->boot_id, bl);
+	raw[nl + 1 + bl] = ':';
+	n = nl + bl + 2;
+	q = n / 3 * 3;
+	c->id_b64_len = (uint8_t)base64url((const uint8_t *)raw, q, c->id_b64);
+	c->id_tail_len = (uint8_t)(n - q);
+	memcpy(c->id_tail, raw + q, n - q);
+}
+
+static int cache_exec_id(const struct proc_cache *c, uint64_t start_ticks, uint32_t pid,
+			 uint64_t exe_ino, char *buf, size_t bufsize)
+{
+	char raw[2 + 20 + 1 + 10 + 1 + 20], *w = raw;
+	size_t n;
+
+	memcpy(w, c->id_tail, c->id_tail_len);
+	w += c->id_tail_len;
+	w = put_dec(w, start_ticks);
+	*w++ = ':';
+	w = put_dec(w, pid);
+	*w++ = ':';
+	w = put_dec(w, exe_ino);
+	n = (size_t)(w - raw);
+	if (bufsize < c->id_b64_len + (n + 2) / 3 * 4 + 1)
+		return -ENOBUFS;
+	memcpy(buf, c->id_b64, c->id_b64_len);
+	return (int)(c->id_b64_len + base64url((const uint8_t *)raw, n, buf + c->id_b64_len));
 }
 
 /* ---- lists and table ---- */
@@ -243,8 +299,7 @@ static struct proc_entry *entry_insert(struct proc_cache *c, const struct entry_
 	char *p;
 	int n;
 
-	n = proc_exec_id(c->node_name, c->boot_id, s->f.start_ticks, s->f.pid, s->f.exe_ino,
-			 exec_id, sizeof(exec_id));
+	n = cache_exec_id(c, s->f.start_ticks, s->f.pid, s->f.exe_ino, exec_id, sizeof(exec_id));
 	if (n < 0)
 		return NULL;
 
@@ -490,8 +545,8 @@ static struct proc_entry *read_pid(struct proc_cache *c, uint32_t pid)
 				s.parent_exec_id = parent->exec_id;
 				s.parent_exec_id_len = parent->exec_id_len;
 			} else {
-				k = proc_exec_id(c->node_name, c->boot_id, pticks, s.f.ppid,
-						 exe_inode(pdfd), pexec, sizeof(pexec));
+				k = cache_exec_id(c, pticks, s.f.ppid, exe_inode(pdfd), pexec,
+						  sizeof(pexec));
 				if (k > 0) {
 					s.parent_exec_id = pexec;
 					s.parent_exec_id_len = (size_t)k;
@@ -858,6 +913,7 @@ int proc_cache_new(const struct proc_cache_options *o, struct proc_cache **ret)
 			return r;
 		}
 	}
+	exec_id_prefix_init(c);
 	while (nb < c->max_entries && nb < (1u << 22))
 		nb <<= 1;
 	c->n_buckets = nb;

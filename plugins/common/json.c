@@ -12,6 +12,7 @@
  */
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -486,6 +487,7 @@ static int put_double(struct vbuf *out, double d, bool single)
 struct jw {
 	struct vbuf *out;
 	char *w, *lim;
+	unsigned jc_miss; /* inside a map being rendered because the cache missed */
 };
 
 static inline void jw_sync(struct jw *j)
@@ -561,6 +563,174 @@ static inline int jw_string(struct jw *j, const uint8_t *s, size_t n, const uint
 	})
 
 static int render_value(struct mp_cursor *c, struct jw *j, int depth);
+
+/*
+ * Rendered sub-objects. The exec and the exit record of a process carry the same "process"
+ * object byte for byte (the daemon memoises its encoding), and every child's record repeats its
+ * parent's as "parent" (and ancestors'): rendering such a map again costs ~4,000 instructions,
+ * looking it up ~150. Maps nested at least JC_MIN_DEPTH levels deep (process objects, not the
+ * record or event maps that change per event) and at least JC_PREFIX bytes long are remembered
+ * per thread, keyed by a hash of their first JC_PREFIX bytes.
+ *
+ * A hit is verified by comparing the whole stored msgpack encoding with the input, so a hash
+ * collision can only cost time, never produce wrong output: msgpack encodings are prefix-free,
+ * so input bytes equal to a complete encoding *are* that value, and its rendering depends on
+ * nothing else but the depth it sits at (checked against the depth it was rendered at).
+ *
+ * Per thread (plugins render on their own worker threads), direct-mapped, bounded to JC_SLOTS
+ * entries of at most JC_ENTRY_MAX bytes and JC_BYTES_MAX bytes in all; freed at thread exit.
+ */
+#define JC_SLOTS     256 /* power of two */
+#define JC_PREFIX    128
+#define JC_MIN_DEPTH 2
+#define JC_ENTRY_MAX (16 * 1024)
+#define JC_BYTES_MAX (256 * 1024)
+
+struct jc_slot {
+	uint64_t hash;
+	uint32_t mp_len, json_len, cap;
+	int depth;    /* rendered at this depth: valid at this depth or shallower */
+	uint8_t *buf; /* mp_len bytes of msgpack, then json_len bytes of JSON */
+};
+
+struct json_cache {
+	size_t bytes;
+	unsigned victim; /* next slot to free when full */
+	struct jc_slot slot[JC_SLOTS];
+};
+
+static __thread struct json_cache *jc_tls;
+static pthread_key_t jc_key;
+static pthread_once_t jc_once = PTHREAD_ONCE_INIT;
+static bool jc_key_ok;
+
+static void jc_free(void *p)
+{
+	struct json_cache *jc = p;
+
+	if (!jc)
+		return;
+	for (size_t i = 0; i < JC_SLOTS; i++)
+		free(jc->slot[i].buf);
+	free(jc);
+}
+
+static void jc_key_init(void)
+{
+	jc_key_ok = pthread_key_create(&jc_key, jc_free) == 0;
+}
+
+static __attribute__((noinline)) struct json_cache *jc_create(void)
+{
+	struct json_cache *jc;
+
+	(void)pthread_once(&jc_once, jc_key_init);
+	if (!jc_key_ok)
+		return NULL;
+	jc = calloc(1, sizeof(*jc));
+	if (!jc)
+		return NULL;
+	if (pthread_setspecific(jc_key, jc) != 0) {
+		free(jc);
+		return NULL;
+	}
+	jc_tls = jc;
+	return jc;
+}
+
+void json_render_cache_drop(void)
+{
+	if (!jc_tls)
+		return;
+	if (jc_key_ok)
+		(void)pthread_setspecific(jc_key, NULL);
+	jc_free(jc_tls);
+	jc_tls = NULL;
+}
+
+/* Four independent multiply-xorshift lanes over JC_PREFIX bytes. */
+static inline uint64_t jc_hash(const uint8_t *p)
+{
+	const uint64_t k = 0x9e3779b97f4a7c15ULL;
+	uint64_t h[4] = {1, 2, 3, 4};
+
+	for (size_t i = 0; i < JC_PREFIX; i += 32)
+		for (size_t l = 0; l < 4; l++) {
+			uint64_t w;
+
+			memcpy(&w, p + i + 8 * l, 8);
+			h[l] = (h[l] ^ w) * k;
+			h[l] ^= h[l] >> 31;
+		}
+	return (h[0] ^ (h[1] * 3) ^ (h[2] * 5) ^ (h[3] * 7)) * k;
+}
+
+static inline struct jc_slot *jc_slot_of(struct json_cache *jc, uint64_t hash)
+{
+	return &jc->slot[(hash >> 32) & (JC_SLOTS - 1)];
+}
+
+/* Render the map at the cursor from the cache: 1 = done, 0 = not cached, or -errno. */
+static int jc_lookup(struct json_cache *jc, uint64_t hash, struct mp_cursor *c, struct jw *j,
+		     int depth)
+{
+	struct jc_slot *s = jc_slot_of(jc, hash);
+	int r;
+
+	if (s->hash != hash || !s->buf || depth > s->depth || (size_t)(c->end - c->p) < s->mp_len ||
+	    memcmp(s->buf, c->p, s->mp_len) != 0)
+		return 0;
+	r = jw_need(j, s->json_len);
+	if (r < 0)
+		return r;
+	memcpy(j->w, s->buf + s->mp_len, s->json_len);
+	j->w += s->json_len;
+	c->p += s->mp_len;
+	return 1;
+}
+
+/* Remember the map at @mp rendered as @json. Failing to is not an error. */
+static void jc_insert(struct json_cache *jc, uint64_t hash, const uint8_t *mp, size_t mp_len,
+		      const char *json, size_t json_len, int depth)
+{
+	struct jc_slot *s = jc_slot_of(jc, hash);
+	size_t need = mp_len + json_len;
+
+	if (need > JC_ENTRY_MAX)
+		return;
+	if (s->cap < need) {
+		size_t cap = (need + 255) & ~(size_t)255;
+		uint8_t *b;
+
+		/* Full: free other slots, round robin, until the new entry fits. */
+		while (jc->bytes - s->cap + cap > JC_BYTES_MAX) {
+			struct jc_slot *v = &jc->slot[jc->victim++ & (JC_SLOTS - 1)];
+
+			if (v == s)
+				continue;
+			jc->bytes -= v->cap;
+			free(v->buf);
+			*v = (struct jc_slot){};
+		}
+		b = realloc(s->buf, cap);
+		if (!b)
+			return;
+		jc->bytes = jc->bytes - s->cap + cap;
+		s->buf = b;
+		s->cap = (uint32_t)cap;
+	}
+	memcpy(s->buf, mp, mp_len);
+	memcpy(s->buf + mp_len, json, json_len);
+	s->hash = hash;
+	s->mp_len = (uint32_t)mp_len;
+	s->json_len = (uint32_t)json_len;
+	s->depth = depth;
+}
+
+static inline bool is_map_header(uint8_t b)
+{
+	return (b & 0xf0) == 0x80 || b == 0xde || b == 0xdf;
+}
 
 /* A map key that is not a string: render it, then use that JSON text as a string (a key that
  * renders as a JSON string already, like bin or a timestamp, is used as is). */
@@ -642,14 +812,51 @@ static inline __attribute__((always_inline)) int render_fast(struct mp_cursor *c
 	return 0;
 }
 
+static int render_map(struct mp_cursor *c, struct jw *j, int depth, const struct mp_obj *o);
+
+/* A map that may be in the cache: look it up, else render it and remember it. */
+static __attribute__((noinline)) int render_map_cached(struct mp_cursor *c, struct jw *j, int depth)
+{
+	struct json_cache *jc = jc_tls ?: jc_create();
+	const uint8_t *start = c->p;
+	size_t out_start;
+	struct mp_obj o;
+	uint64_t hash;
+	int r;
+
+	if (!jc) {
+		r = mp_read(c, &o);
+		return r < 0 ? r : render_map(c, j, depth, &o);
+	}
+	hash = jc_hash(c->p);
+	r = jc_lookup(jc, hash, c, j, depth);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	out_start = (size_t)(j->w - j->out->data);
+	r = mp_read(c, &o);
+	if (r >= 0) {
+		/* Maps inside a new one are new too, most likely: no lookups for them. */
+		j->jc_miss++;
+		r = render_map(c, j, depth, &o);
+		j->jc_miss--;
+	}
+	if (r >= 0 && c->p - start >= JC_PREFIX)
+		jc_insert(jc, hash, start, (size_t)(c->p - start), j->out->data + out_start,
+			  (size_t)(j->w - j->out->data) - out_start, depth);
+	return r;
+}
+
 static int render_value(struct mp_cursor *c, struct jw *j, int depth)
 {
-	struct mp_obj o = { .type = MP_NIL };
+	struct mp_obj o = {.type = MP_NIL};
 	int r;
 
 	r = render_fast(c, j);
 	if (r != 0)
 		return r < 0 ? r : 0;
+	if (depth >= JC_MIN_DEPTH && !j->jc_miss && (size_t)(c->end - c->p) >= JC_PREFIX &&
+	    is_map_header(*c->p))
+		return render_map_cached(c, j, depth);
 	r = mp_read(c, &o);
 	if (r < 0)
 		return r;
@@ -716,48 +923,56 @@ static int render_value(struct mp_cursor *c, struct jw *j, int depth)
 			r = jw_putc(j, ']');
 		return r;
 	case MP_MAP:
-		if (depth >= JSON_MAX_DEPTH)
-			return -EBADMSG;
-		r = jw_putc(j, '{');
-		for (uint32_t i = 0; r >= 0 && i < o.len; i++) {
-			if (c->p >= c->end)
-				return -EBADMSG;
-			/* Fast path: fixstr keys, written with their ',' and ':' in one go. */
-			if ((*c->p & 0xe0) == 0xa0) {
-				size_t n = *c->p & 0x1f;
-
-				if ((size_t)(c->end - c->p) - 1 < n)
-					return -EBADMSG;
-				r = jw_need(j, STRING_ROOM(n) + 2);
-				if (r < 0)
-					break;
-				*j->w = ',';
-				j->w += i > 0;
-				j->w = put_string(j->w, c->p + 1, n, c->end);
-				*j->w++ = ':';
-				c->p += 1 + n;
-			} else {
-				if (i > 0)
-					r = jw_putc(j, ',');
-				if (r < 0)
-					break;
-				if (is_str_header(*c->p))
-					r = render_value(c, j, depth + 1);
-				else
-					r = render_key(c, j, depth + 1);
-				if (r >= 0)
-					r = jw_putc(j, ':');
-			}
-			if (r >= 0)
-				r = render_fast(c, j);
-			if (r == 0)
-				r = render_value(c, j, depth + 1);
-		}
-		if (r >= 0)
-			r = jw_putc(j, '}');
-		return r;
+		return render_map(c, j, depth, &o);
 	}
 	return -EBADMSG;
+}
+
+/* The pairs of a map whose header @o was just read. */
+static int render_map(struct mp_cursor *c, struct jw *j, int depth, const struct mp_obj *o)
+{
+	int r;
+
+	if (depth >= JSON_MAX_DEPTH)
+		return -EBADMSG;
+	r = jw_putc(j, '{');
+	for (uint32_t i = 0; r >= 0 && i < o->len; i++) {
+		if (c->p >= c->end)
+			return -EBADMSG;
+		/* Fast path: fixstr keys, written with their ',' and ':' in one go. */
+		if ((*c->p & 0xe0) == 0xa0) {
+			size_t n = *c->p & 0x1f;
+
+			if ((size_t)(c->end - c->p) - 1 < n)
+				return -EBADMSG;
+			r = jw_need(j, STRING_ROOM(n) + 2);
+			if (r < 0)
+				break;
+			*j->w = ',';
+			j->w += i > 0;
+			j->w = put_string(j->w, c->p + 1, n, c->end);
+			*j->w++ = ':';
+			c->p += 1 + n;
+		} else {
+			if (i > 0)
+				r = jw_putc(j, ',');
+			if (r < 0)
+				break;
+			if (is_str_header(*c->p))
+				r = render_value(c, j, depth + 1);
+			else
+				r = render_key(c, j, depth + 1);
+			if (r >= 0)
+				r = jw_putc(j, ':');
+		}
+		if (r >= 0)
+			r = render_fast(c, j);
+		if (r == 0)
+			r = render_value(c, j, depth + 1);
+	}
+	if (r >= 0)
+		r = jw_putc(j, '}');
+	return r;
 }
 
 int json_render(const uint8_t *data, size_t size, struct vbuf *out)

@@ -68,6 +68,13 @@ void vbuf_done(struct vbuf *b);
  */
 int json_render(const uint8_t *data, size_t size, struct vbuf *out);
 
+/*
+ * json_render() remembers the rendering of large nested maps (a record's process objects) per
+ * thread, so that the next record carrying the same bytes copies it (bounded: 256 entries,
+ * 256 KiB, freed when the thread exits). This frees the calling thread's cache now.
+ */
+void json_render_cache_drop(void);
+
 /* Append @n bytes at @s as a quoted JSON string, with the escaping and UTF-8 repair of
  * json_render(). 0 or -ENOMEM. */
 int json_append_string(struct vbuf *out, const void *s, size_t n);
