@@ -16,7 +16,7 @@ PER=${PER:-2000}
 make -C "$B" -s bench/execstorm bench/bench-pipeline tests/integration/notify-recorder >/dev/null
 
 W=$(mktemp -d /dev/shm/vigil-bench.XXXXXX)
-trap 'kill $VPID 2>/dev/null; rm -rf "$W"' EXIT
+trap '[ -n "$VPID" ] && kill $VPID 2>/dev/null; rm -rf "$W"; true' EXIT
 VPID=
 mkdir -p "$W/conf/outputs.d"
 printf '[Daemon]\nStatusIntervalSec=1h\n' >"$W/conf/vigild.conf"
@@ -26,6 +26,8 @@ cpu_ns() { # all threads' on-CPU time of $1, ns
     cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d", s }'
 }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' /proc/"$1"/status; }
+# The BPF ring buffer is mapped into vigild (its data area twice) and counts as RSS.
+ring_kib() { awk '/^[0-9a-f]+-/ { m = ($6 == "anon_inode:bpf-map") } m && /^Rss:/ { s += $2 } END { print s + 0 }' /proc/"$1"/smaps; }
 events() { [ -f "$W/events.json" ] && wc -l <"$W/events.json" || echo 0; }
 start() {
     : >"$W/notify"
@@ -36,9 +38,9 @@ start() {
     # notify-recorder's child is vigild
     VIGILD=$(pgrep -P $VPID vigild)
 }
-settle() { # wait until the event file stops growing
-    a=$(events); sleep 0.3; b=$(events)
-    while [ "$a" != "$b" ]; do a=$b; sleep 0.3; b=$(events); done
+settle() { # wait until a marker exec run after the storm has been written out
+    /bin/true "vigil-bench-marker-$1"
+    while ! grep -q "vigil-bench-marker-$1" "$W/events.json" 2>/dev/null; do sleep 0.05; done
 }
 stop() { kill -TERM $VPID; wait $VPID || true; VPID=; }
 
@@ -48,10 +50,10 @@ for r in $(seq 1 "$ROUNDS"); do
     m=$("$B/bench/execstorm" "$PER" /bin/true | sed 's/.*median_us=\([0-9.]*\).*/\1/')
     without="$without $m"
     start
-    [ "$r" -eq 1 ] && { sleep 2; rss_idle=$(rss_kib "$VIGILD"); }
+    [ "$r" -eq 1 ] && { sleep 2; rss_idle=$(rss_kib "$VIGILD"); ring_idle=$(ring_kib "$VIGILD"); }
     e0=$(events); c0=$(cpu_ns "$VIGILD")
     m=$("$B/bench/execstorm" "$PER" /bin/true | sed 's/.*median_us=\([0-9.]*\).*/\1/')
-    settle
+    settle "$r"
     c1=$(cpu_ns "$VIGILD"); e1=$(events)
     rss_after=$(rss_kib "$VIGILD")
     stop
@@ -64,7 +66,7 @@ echo "median µs/exec without vigild: $mw"
 echo "median µs/exec with vigild:    $mv"
 awk -v a="$mv" -v b="$mw" 'BEGIN { printf "exec ratio (with/without):     %.3f   (target <= 1.05)\n", a / b }'
 awk -v c="$cpu_total" -v e="$ev_total" 'BEGIN { printf "vigild CPU per event:          %.2f µs (%d events; target <= 10)\n", c / 1000 / e, e }'
-echo "vigild RSS idle:               $((rss_idle / 1024)) MiB ($rss_idle KiB; target <= 20 MiB)"
+echo "vigild RSS idle:               $((rss_idle / 1024)) MiB ($rss_idle KiB; target <= 20 MiB), of which BPF ring buffer mapping $ring_idle KiB"
 echo "vigild RSS after storm:        $((rss_after / 1024)) MiB ($rss_after KiB)"
 
 echo "== pipeline: decode -> enrich -> encode -> JSON -> /dev/null, one core =="

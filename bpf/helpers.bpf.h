@@ -44,6 +44,16 @@ static __always_inline void vigil_drop(__u32 type)
 	vigil_debug("vigil: dropped event type %u", type);
 }
 
+/* Ring-buffer submit flags: batch wake-ups (see cfg_wakeup_bytes). */
+static __always_inline __u64 vigil_rb_flags(void)
+{
+	if (!cfg_wakeup_bytes)
+		return 0;
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes
+		       ? BPF_RB_FORCE_WAKEUP
+		       : BPF_RB_NO_WAKEUP;
+}
+
 /* pid/tgid and cgroup of the current task; callers overwrite them when reporting another task. */
 static __always_inline void vigil_hdr_fill(struct vigil_event_hdr *hdr, __u16 type, __u32 size)
 {

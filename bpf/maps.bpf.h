@@ -59,5 +59,11 @@ struct {
 const volatile __u32 cfg_argv_max __weak = 4096; /* bytes of argv to send, <= VIGIL_ARGS_MAX */
 const volatile __u32 cfg_self_tgid __weak = 0;	 /* vigild's own tgid (reserved, unused) */
 const volatile __u32 cfg_debug __weak = 0;	 /* bpf_printk() diagnostics */
+/*
+ * Wake the daemon only once this many bytes are waiting in the ring buffer (0 = on every event);
+ * below it the daemon drains on its own timer. One wake-up per event costs the exec path an
+ * irq_work and the daemon a full epoll round trip per event.
+ */
+const volatile __u32 cfg_wakeup_bytes __weak = 0;
 
 #endif /* VIGIL_MAPS_BPF_H */

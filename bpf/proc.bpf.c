@@ -133,7 +133,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 
 	size = sizeof(*ev) + off + ev->args_len;
 	ev->hdr.size = size;
-	if (bpf_ringbuf_output(&events, ev, size & VIGIL_SCRATCH_EVENT_MASK, 0) < 0)
+	if (bpf_ringbuf_output(&events, ev, size & VIGIL_SCRATCH_EVENT_MASK, vigil_rb_flags()) < 0)
 		vigil_drop(VIGIL_EV_EXEC);
 	return 0;
 }
@@ -169,7 +169,7 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 		ev->exit_code = BPF_CORE_READ(sig, group_exit_code);
 	else
 		ev->exit_code = BPF_CORE_READ(p, exit_code);
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, vigil_rb_flags());
 	return 0;
 }
 
@@ -198,6 +198,6 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	ev->parent_start_boottime = vigil_process_start(parent);
 	ev->ppid = BPF_CORE_READ(parent, tgid);
 	ev->flags = 0;
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, vigil_rb_flags());
 	return 0;
 }

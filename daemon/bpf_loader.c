@@ -117,6 +117,7 @@ int bpf_loader_new(const struct bpf_loader_options *o, bpf_sample_fn fn, void *u
 	l->skel->rodata->cfg_argv_max = o->argv_max;
 	l->skel->rodata->cfg_self_tgid = 0;
 	l->skel->rodata->cfg_debug = o->debug;
+	l->skel->rodata->cfg_wakeup_bytes = o->wakeup_bytes;
 	r = bpf_map__set_max_entries(l->skel->maps.events, o->ringbuf_size);
 	if (r < 0)
 		return log_error_errno(r, "Failed to set the BPF ring buffer size: %m");

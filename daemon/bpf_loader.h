@@ -19,6 +19,7 @@ struct bpf_loader_options {
 	uint32_t ringbuf_size; /* bytes, power of two, >= page size */
 	uint32_t argv_max;     /* bytes, <= VIGIL_ARGS_MAX */
 	bool debug;	       /* enable bpf_printk() diagnostics in the programs */
+	uint32_t wakeup_bytes; /* wake the reader only past this backlog; 0 = every event */
 };
 
 /*

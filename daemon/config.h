@@ -52,9 +52,12 @@ struct vigil_config {
 	uint64_t status_interval_usec; /* StatusIntervalSec=, default 10s */
 	/* [Sensor] */
 	uint32_t
-		ringbuf_size; /* RingBufferSize= bytes (K/M/G suffixes), power of two, default 8M */
+		ringbuf_size; /* RingBufferSize= bytes (K/M/G suffixes), power of two, default 4M */
 	uint32_t argv_max;    /* ArgvMaxBytes=, default 16384, at most VIGIL_ARGS_MAX */
 	bool clone_events;    /* CloneEvents= export process_clone records, default no */
+	/* PollIntervalSec= how long events may wait in the ring buffer while the kernel batches
+	 * wake-ups, default 50ms; 0 = a wake-up per event */
+	uint64_t poll_interval_usec;
 	/* [ProcessCache] */
 	uint32_t cache_max_entries; /* MaxEntries=, default 65536 */
 	uint64_t cache_grace_usec;  /* ExitGraceSec=, default 30s */

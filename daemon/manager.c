@@ -45,6 +45,7 @@ struct manager {
 	sd_event *event;
 	sd_event_source *ringbuf_source;
 	sd_event_source *status_timer;
+	sd_event_source *poll_timer;
 	struct bpf_loader *bpf;
 	struct cgroup_resolver *cgroups;
 	struct proc_cache *procs;
@@ -150,16 +151,40 @@ static int manager_handle_sample(void *userdata, const void *data, size_t size)
 	return 0;
 }
 
-static int on_ringbuf(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+/* Drain the ring buffer; outputs are woken once for the whole burst. */
+static void manager_drain(struct manager *m)
 {
-	struct manager *m = userdata;
 	int r;
 
+	plugin_host_hold_wakeups(m->host);
 	r = bpf_loader_consume(m->bpf);
+	plugin_host_release_wakeups(m->host);
 	if (r < 0)
 		log_ratelimited(LOG_WARNING, "Failed to consume the BPF ring buffer: %s",
 				strerror(-r));
+}
+
+static int on_ringbuf(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	manager_drain(userdata);
 	return 0;
+}
+
+/* The kernel wakes us only past a backlog (cfg_wakeup_bytes); this drains the rest. */
+static int on_poll_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct manager *m = userdata;
+
+	manager_drain(m);
+	return sd_event_source_set_time(s, usec + m->cfg->poll_interval_usec);
+}
+
+/* Wake-up threshold: 1/16 of the ring buffer, at most 256 KiB, so bursts never overflow it. */
+static uint32_t manager_wakeup_bytes(const struct vigil_config *cfg)
+{
+	if (cfg->poll_interval_usec == 0)
+		return 0;
+	return MIN(cfg->ringbuf_size / 16, 256U * 1024);
 }
 
 static uint64_t manager_kernel_drops(struct manager *m)
@@ -382,6 +407,7 @@ int manager_new(struct vigil_config *cfg, const struct manager_options *o, struc
 		.ringbuf_size = cfg->ringbuf_size,
 		.argv_max = cfg->argv_max,
 		.debug = o->debug,
+		.wakeup_bytes = manager_wakeup_bytes(cfg),
 	};
 	r = bpf_loader_new(&blo, manager_handle_sample, m, &m->bpf);
 	if (r < 0)
@@ -402,6 +428,16 @@ int manager_new(struct vigil_config *cfg, const struct manager_options *o, struc
 			    on_ringbuf, m);
 	if (r < 0)
 		return log_error_errno(r, "Failed to watch the BPF ring buffer: %m");
+
+	if (cfg->poll_interval_usec > 0) {
+		r = sd_event_add_time_relative(m->event, &m->poll_timer, CLOCK_MONOTONIC,
+					       cfg->poll_interval_usec, cfg->poll_interval_usec / 10,
+					       on_poll_timer, m);
+		if (r >= 0)
+			r = sd_event_source_set_enabled(m->poll_timer, SD_EVENT_ON);
+		if (r < 0)
+			return log_error_errno(r, "Failed to add ring buffer poll timer: %m");
+	}
 
 	r = sd_event_add_time_relative(m->event, &m->status_timer, CLOCK_MONOTONIC,
 				       cfg->status_interval_usec, USEC_PER_SEC, on_status_timer, m);
@@ -454,9 +490,7 @@ int manager_run(struct manager *m)
 
 	/* No new events, then everything the kernel already produced. */
 	bpf_loader_detach(m->bpf);
-	r = bpf_loader_consume(m->bpf);
-	if (r < 0)
-		log_warning_errno(r, "Failed to drain the BPF ring buffer: %m");
+	manager_drain(m);
 	manager_report_losses(m);
 
 	r = plugin_host_stop(m->host, STOP_TIMEOUT_USEC);
@@ -472,6 +506,7 @@ struct manager *manager_free(struct manager *m)
 		return NULL;
 	sd_event_source_unref(m->ringbuf_source);
 	sd_event_source_unref(m->status_timer);
+	sd_event_source_unref(m->poll_timer);
 	bpf_loader_free(m->bpf);
 	plugin_host_free(m->host);
 	proc_cache_free(m->procs);

@@ -167,6 +167,7 @@ struct plugin_host {
 	atomic_bool stopping;
 	bool started;
 	bool stopped;
+	bool hold_wakeups; /* main thread only: see plugin_host_hold_wakeups() */
 };
 
 static const char *const event_names[] = {
@@ -1443,7 +1444,7 @@ static bool output_wants(const struct output *o, uint32_t type)
 	return o->all_events || (type < 64 && (o->event_mask & (UINT64_C(1) << type)));
 }
 
-static void output_push(struct output *o, struct blob *b)
+static void output_push(struct output *o, struct blob *b, bool wake)
 {
 	struct blob *victim = NULL;
 
@@ -1461,7 +1462,7 @@ static void output_push(struct output *o, struct blob *b)
 	if (b) {
 		o->q[(o->q_head + o->q_count) % o->queue_size] = b;
 		o->q_count++;
-		if (o->waiting) {
+		if (o->waiting && wake) {
 			o->waiting = false;
 			pthread_cond_signal(&o->cond);
 		}
@@ -1500,8 +1501,31 @@ int plugin_host_enqueue(struct plugin_host *h, uint32_t type, uint64_t seq, cons
 		return -ENOMEM;
 	for (size_t i = 0; i < h->n_outputs; i++)
 		if (output_wants(&h->outputs[i], type))
-			output_push(&h->outputs[i], b);
+			output_push(&h->outputs[i], b, !h->hold_wakeups);
 	return (int)n;
+}
+
+void plugin_host_hold_wakeups(struct plugin_host *h)
+{
+	if (h)
+		h->hold_wakeups = true;
+}
+
+void plugin_host_release_wakeups(struct plugin_host *h)
+{
+	if (!h || !h->hold_wakeups)
+		return;
+	h->hold_wakeups = false;
+	for (size_t i = 0; i < h->n_outputs; i++) {
+		struct output *o = &h->outputs[i];
+
+		pthread_mutex_lock(&o->lock);
+		if (o->waiting && o->q_count > 0) {
+			o->waiting = false;
+			pthread_cond_signal(&o->cond);
+		}
+		pthread_mutex_unlock(&o->lock);
+	}
 }
 
 void plugin_host_reopen(struct plugin_host *h)

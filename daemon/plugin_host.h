@@ -67,6 +67,13 @@ int plugin_host_start(struct plugin_host *h);
 int plugin_host_enqueue(struct plugin_host *h, uint32_t type, uint64_t seq, const uint8_t *data,
 			size_t size);
 /* Ask every instance to call reopen() (SIGUSR1, log rotation). */
+/*
+ * Main thread: between hold and release, enqueued records do not wake idle workers; release
+ * wakes each worker that has records once. Used around a ring-buffer drain so a burst of events
+ * becomes one batch per output instead of one wake-up and one emit() per record.
+ */
+void plugin_host_hold_wakeups(struct plugin_host *h);
+void plugin_host_release_wakeups(struct plugin_host *h);
 void plugin_host_reopen(struct plugin_host *h);
 size_t plugin_host_n_outputs(struct plugin_host *h);
 void plugin_host_stats(struct plugin_host *h, size_t i, struct output_stats *ret);

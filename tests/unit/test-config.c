@@ -153,7 +153,8 @@ TEST(defaults)
 	gethostname(host, sizeof(host) - 1);
 	ASSERT_STREQ(c->node_name, host);
 	ASSERT_EQ(c->status_interval_usec, 10 * USEC_PER_SEC);
-	ASSERT_EQ(c->ringbuf_size, 8 << 20);
+	ASSERT_EQ(c->ringbuf_size, 4 << 20);
+	ASSERT_EQ(c->poll_interval_usec, 50 * 1000);
 	ASSERT_EQ(c->argv_max, 16384);
 	ASSERT_FALSE(c->clone_events);
 	ASSERT_EQ(c->cache_max_entries, 65536);
@@ -211,7 +212,7 @@ TEST(main_file_masked)
 	write_file("usr/lib/vigil/vigild.conf", "[Sensor]\nRingBufferSize=16M\n");
 	mask("etc/vigil/vigild.conf");
 	ASSERT_OK(load(&c, &log));
-	ASSERT_EQ(c->ringbuf_size, 8 << 20);
+	ASSERT_EQ(c->ringbuf_size, 4 << 20);
 	ASSERT_EQ(strv_len(c->files), 0);
 	config_free(c);
 }
@@ -391,7 +392,7 @@ TEST(unknown_keys_warn_with_suggestion)
 	ASSERT_CONTAINS(log, "o.conf:2: Unknown key 'Plugn' in section [Output], ignoring. Did "
 			     "you mean 'Plugin'?");
 	ASSERT_TRUE(strstr(log, "Whatever") == NULL);
-	ASSERT_EQ(c->ringbuf_size, 8 << 20);
+	ASSERT_EQ(c->ringbuf_size, 4 << 20);
 	config_free(c);
 }
 
@@ -605,7 +606,7 @@ TEST(config_dir_mode)
 	capture_begin();
 	ASSERT_OK(config_load(&src, &c));
 	log = capture_end();
-	ASSERT_EQ(c->ringbuf_size, 8 << 20);
+	ASSERT_EQ(c->ringbuf_size, 4 << 20);
 	ASSERT_EQ(c->argv_max, 512);
 	ASSERT_TRUE(c->clone_events);
 	ASSERT_EQ(c->n_outputs, 1);
@@ -782,7 +783,7 @@ TEST(shipped_vendor_defaults_parse_cleanly)
 	free(body);
 	ASSERT_OK(load(&c, &log));
 	ASSERT_EQ(c->n_warnings, 0);
-	ASSERT_EQ(c->ringbuf_size, 8 << 20);
+	ASSERT_EQ(c->ringbuf_size, 4 << 20);
 	ASSERT_EQ(c->argv_max, 16384);
 	ASSERT_EQ(c->status_interval_usec, 10 * USEC_PER_SEC);
 	ASSERT_EQ(c->cache_max_entries, 65536);
