@@ -8,6 +8,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test-daemon-exec.sh \
 	tests/integration/test-daemon-cgroup.sh \
 	tests/integration/test-daemon-journald.sh \
+	tests/integration/test-daemon-restart.sh \
 	tests/integration/test-daemon-loss.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
