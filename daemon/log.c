@@ -82,19 +82,29 @@ int log_internalv(int level, int error, const char *file, int line, const char *
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 
 	if (use_journal) {
-		char errno_field[32] = "", line_field[32];
-		char output_field[256] = "";
+		/* Fields are built here and sent verbatim: nothing from config is a format. */
+		char message[2100], priority[32], code_file[512], code_line[32], code_func[256];
+		char errno_field[32], output_field[300];
+		struct iovec iov[8];
+		size_t n = 0;
 
-		(void)snprintf(line_field, sizeof(line_field), "CODE_LINE=%d", line);
+#define FIELD(buf, ...)                                                                            \
+	do {                                                                                       \
+		int _n = snprintf(buf, sizeof(buf), __VA_ARGS__);                                  \
+		iov[n].iov_base = buf;                                                             \
+		iov[n++].iov_len = _n < 0 ? 0 : MIN((size_t)_n, sizeof(buf) - 1);                 \
+	} while (0)
+		FIELD(message, "MESSAGE=%s", msg);
+		FIELD(priority, "PRIORITY=%d", level);
+		FIELD(code_file, "CODE_FILE=%s", file);
+		FIELD(code_line, "CODE_LINE=%d", line);
+		FIELD(code_func, "CODE_FUNC=%s", func);
 		if (e > 0 && !synthetic)
-			(void)snprintf(errno_field, sizeof(errno_field), "ERRNO=%d", e);
+			FIELD(errno_field, "ERRNO=%d", e);
 		if (output)
-			(void)snprintf(output_field, sizeof(output_field), "VIGIL_OUTPUT=%s",
-				       output);
-		(void)sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", level, "CODE_FILE=%s", file,
-				      line_field, "CODE_FUNC=%s", func,
-				      errno_field[0] ? errno_field : "VIGIL_NOERRNO=1",
-				      output_field[0] ? output_field : NULL, NULL);
+			FIELD(output_field, "VIGIL_OUTPUT=%s", output);
+#undef FIELD
+		(void)sd_journal_sendv(iov, (int)n);
 	} else {
 		/* One write per message so lines from worker threads never interleave. */
 		char buf[2400];

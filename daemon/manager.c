@@ -31,6 +31,7 @@ enum loss_stage {
 	LOSS_KERNEL,
 	LOSS_DECODE,
 	LOSS_QUEUE,
+	LOSS_OUTPUT,
 	_LOSS_STAGE_MAX,
 };
 
@@ -38,6 +39,7 @@ static const char *const loss_stage_name[_LOSS_STAGE_MAX] = {
 	[LOSS_KERNEL] = "kernel",
 	[LOSS_DECODE] = "decode",
 	[LOSS_QUEUE] = "queue",
+	[LOSS_OUTPUT] = "output",
 };
 
 struct manager {
@@ -57,15 +59,25 @@ struct manager {
 	uint64_t events_in;   /* samples decoded */
 	uint64_t records_out; /* records handed to the plugin host */
 	uint64_t decode_errors;
-	uint64_t encode_errors;
+	uint64_t encode_errors; /* no cache entry or record could be built (out of memory) */
+	uint64_t enqueue_errors; /* the plugin host refused a record (out of memory) */
+	uint64_t duplicate_exits; /* second exit of one process (kernels without group_dead) */
 	uint64_t loss_reported[_LOSS_STAGE_MAX]; /* sum of counts reported in vigil_loss */
 	uint64_t loss_seen[_LOSS_STAGE_MAX];	 /* kernel/decode totals already reported */
 	uint64_t *queue_seen;			 /* per output: queue_dropped already reported */
+	uint64_t *output_seen; /* per output: drops after the queue already reported */
 	size_t n_queue_seen;
 	uint64_t events_at_last_status;
 	uint64_t last_status_usec;
 	bool stopping;
+	unsigned drain_left; /* samples this drain may still handle */
 };
+
+/*
+ * Samples handled per drain before the loop gets a turn (timers, signals, the watchdog): a
+ * producer that keeps pace with us must not starve the event loop.
+ */
+#define DRAIN_BUDGET 4096
 
 static uint64_t now_usec(clockid_t clock)
 {
@@ -85,15 +97,28 @@ static void manager_emit(struct manager *m, uint32_t type, const uint8_t *data, 
 	int r;
 
 	r = plugin_host_enqueue(m->host, type, ++m->seq, data, size);
-	if (r < 0)
+	if (r < 0) {
+		m->enqueue_errors++;
 		log_ratelimited(LOG_WARNING, "Failed to enqueue record: %s", strerror(-r));
-	else
+	} else
 		m->records_out++;
 }
+
+static void manager_handle_sample_one(struct manager *m, const void *data, size_t size);
 
 static int manager_handle_sample(void *userdata, const void *data, size_t size)
 {
 	struct manager *m = userdata;
+
+	manager_handle_sample_one(m, data, size);
+	/* The sample is consumed either way; a negative return only ends this drain early. */
+	if (m->drain_left > 0 && --m->drain_left == 0)
+		return -EAGAIN;
+	return 0;
+}
+
+static void manager_handle_sample_one(struct manager *m, const void *data, size_t size)
+{
 	struct event_decoded ev;
 	const struct proc_entry *p;
 	const uint8_t *rec;
@@ -106,7 +131,7 @@ static int manager_handle_sample(void *userdata, const void *data, size_t size)
 		m->decode_errors++;
 		log_ratelimited(LOG_WARNING, "Dropping malformed kernel event (%zu bytes): %s",
 				size, strerror(-r));
-		return 0;
+		return;
 	}
 	m->events_in++;
 	wall = manager_wall_ns(m, ev.hdr->ts_ns);
@@ -120,18 +145,30 @@ static int manager_handle_sample(void *userdata, const void *data, size_t size)
 		if (r < 0)
 			break;
 		manager_emit(m, VIGIL_RECORD_PROCESS_EXEC, rec, rec_size);
-		return 0;
+		return;
 	case VIGIL_EV_CLONE:
 		p = proc_cache_on_clone(m->procs, ev.clone);
-		if (!p || !m->cfg->clone_events)
-			return 0;
+		if (!p)
+			break;
+		if (!m->cfg->clone_events)
+			return;
 		r = record_encode_clone(m->encoder, wall, ev.hdr->pid, m->procs, p, &rec,
 					&rec_size);
 		if (r < 0)
 			break;
 		manager_emit(m, VIGIL_RECORD_PROCESS_CLONE, rec, rec_size);
-		return 0;
+		return;
 	case VIGIL_EV_EXIT:
+		/*
+		 * Before 6.16 sched_process_exit has no group_dead argument and the BPF program
+		 * relies on signal->live, which concurrently exiting threads can all see at 0:
+		 * report a process's exit once.
+		 */
+		p = proc_cache_lookup(m->procs, ev.hdr->tgid, ev.exit->start_boottime);
+		if (p && p->exited) {
+			m->duplicate_exits++;
+			return;
+		}
 		p = proc_cache_on_exit(m->procs, ev.exit);
 		if (!p)
 			break;
@@ -140,15 +177,15 @@ static int manager_handle_sample(void *userdata, const void *data, size_t size)
 		if (r < 0)
 			break;
 		manager_emit(m, VIGIL_RECORD_PROCESS_EXIT, rec, rec_size);
-		return 0;
+		return;
 	default:
-		return 0;
+		return;
 	}
 
 	m->encode_errors++;
 	log_ratelimited(LOG_WARNING, "Failed to build a record for a kernel event of type %u.",
 			ev.type);
-	return 0;
+	return;
 }
 
 /* Drain the ring buffer; outputs are woken once for the whole burst. */
@@ -156,9 +193,16 @@ static void manager_drain(struct manager *m)
 {
 	int r;
 
+	m->drain_left = m->stopping ? 0 : DRAIN_BUDGET;
 	plugin_host_hold_wakeups(m->host);
 	r = bpf_loader_consume(m->bpf);
 	plugin_host_release_wakeups(m->host);
+	if (r == -EAGAIN) {
+		/* Budget used up: come back right after the loop has run its other sources. */
+		if (m->poll_timer)
+			(void)sd_event_source_set_time(m->poll_timer, 0);
+		return;
+	}
 	if (r < 0)
 		log_ratelimited(LOG_WARNING, "Failed to consume the BPF ring buffer: %s",
 				strerror(-r));
@@ -174,9 +218,14 @@ static int on_ringbuf(sd_event_source *s, int fd, uint32_t revents, void *userda
 static int on_poll_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct manager *m = userdata;
+	uint64_t now;
 
 	manager_drain(m);
-	return sd_event_source_set_time(s, usec + m->cfg->poll_interval_usec);
+	if (sd_event_source_get_time(s, &usec) >= 0 && usec == 0)
+		return 0; /* the drain asked to be called again at once */
+	if (sd_event_now(m->event, CLOCK_MONOTONIC, &now) < 0)
+		now = usec;
+	return sd_event_source_set_time(s, now + m->cfg->poll_interval_usec);
 }
 
 /* Wake-up threshold: 1/16 of the ring buffer, at most 256 KiB, so bursts never overflow it. */
@@ -229,13 +278,17 @@ static void manager_report_losses(struct manager *m)
 
 	manager_report_loss(m, LOSS_KERNEL, NULL, manager_kernel_drops(m),
 			    &m->loss_seen[LOSS_KERNEL]);
-	manager_report_loss(m, LOSS_DECODE, NULL, m->decode_errors + m->encode_errors,
+	manager_report_loss(m, LOSS_DECODE, NULL,
+			    m->decode_errors + m->encode_errors + m->enqueue_errors,
 			    &m->loss_seen[LOSS_DECODE]);
 	for (size_t i = 0; i < n && i < m->n_queue_seen; i++) {
 		struct output_stats st;
 
 		plugin_host_stats(m->host, i, &st);
 		manager_report_loss(m, LOSS_QUEUE, st.name, st.queue_dropped, &m->queue_seen[i]);
+		/* dropped counts queue overflows too; the rest was lost after the queue. */
+		manager_report_loss(m, LOSS_OUTPUT, st.name, st.dropped - st.queue_dropped,
+				    &m->output_seen[i]);
 	}
 }
 
@@ -376,7 +429,8 @@ int manager_new(struct vigil_config *cfg, const struct manager_options *o, struc
 	if (m->n_queue_seen == 0)
 		log_warning("No output is enabled: events are collected but go nowhere.");
 	m->queue_seen = calloc(m->n_queue_seen + 1, sizeof(*m->queue_seen));
-	if (!m->queue_seen)
+	m->output_seen = calloc(m->n_queue_seen + 1, sizeof(*m->output_seen));
+	if (!m->queue_seen || !m->output_seen)
 		return log_oom();
 
 	r = record_encoder_new(cfg->node_name, cfg->ancestors, &m->encoder);
@@ -514,6 +568,7 @@ struct manager *manager_free(struct manager *m)
 	cgroup_resolver_free(m->cgroups);
 	config_free(m->cfg);
 	free(m->queue_seen);
+	free(m->output_seen);
 	sd_event_unref(m->event);
 	free(m);
 	return NULL;

@@ -41,6 +41,11 @@ struct record_encoder {
 	bool ancestors;
 	int64_t boot_offset_ns;
 	char *scratch; /* arguments */
+	/* record_format_flags() of the last process encoded: most share their flags */
+	uint32_t last_flags;
+	uint8_t last_flags_len;
+	bool last_flags_valid;
+	char last_flags_text[160];
 };
 
 static void mpw_done(struct mpw *b)
@@ -439,8 +444,7 @@ size_t record_format_flags(uint32_t flags, char *buf, size_t bufsize)
 static int encode_process(struct record_encoder *r, const struct proc_entry *p)
 {
 	struct mpw *b = &r->tmp;
-	char flags[160];
-	size_t flags_len, args_len, tid_off;
+	size_t args_len, tid_off;
 	bool in_container = p->cg.runtime != CONTAINER_RUNTIME_NONE && p->cg.container_id.len;
 	uint32_t n = 10; /* exec_id pid tid uid flags start_time auid creds argv argv_truncated */
 
@@ -449,7 +453,12 @@ static int encode_process(struct record_encoder *r, const struct proc_entry *p)
 	args_len = p->argc > 1
 			   ? record_format_arguments(p->args, p->args_len, r->scratch, ARGS_SCRATCH)
 			   : 0;
-	flags_len = record_format_flags(p->flags, flags, sizeof(flags));
+	if (!r->last_flags_valid || r->last_flags != p->flags) {
+		r->last_flags_len = (uint8_t)record_format_flags(p->flags, r->last_flags_text,
+								 sizeof(r->last_flags_text));
+		r->last_flags = p->flags;
+		r->last_flags_valid = true;
+	}
 	n += p->cwd_len > 0;
 	n += p->binary_len > 0;
 	n += args_len > 0;
@@ -483,7 +492,7 @@ static int encode_process(struct record_encoder *r, const struct proc_entry *p)
 		mpw_str(b, r->scratch, args_len);
 	}
 	mpw_lit(b, "flags");
-	mpw_str(b, flags, flags_len);
+	mpw_str(b, r->last_flags_text, r->last_flags_len);
 	mpw_lit(b, "start_time");
 	mpw_time(b, (int64_t)p->start_boottime + r->boot_offset_ns);
 	mpw_lit(b, "auid");

@@ -160,20 +160,31 @@ static __attribute__((noinline)) char *put_string_slow(char *w, const uint8_t *s
 		size_t k;
 
 #ifdef __SSE2__
-		size_t left = (size_t)(e - s);
-
-		if (left >= 16 || (size_t)(readable - s) >= 16) {
+		/* Whole blocks first: long paths and arguments rarely need an escape, so this loop
+		 * is a load, a check and a store per 16 bytes. */
+		while (e - s >= 16) {
 			__m128i v = _mm_loadu_si128((const __m128i *)s);
 			unsigned m = special_mask(v);
 
-			if (left < 16)
-				m |= 1u << left; /* the end of the string stops the run too */
 			_mm_storeu_si128((__m128i *)w, v);
-			if (!m) {
-				w += 16;
-				s += 16;
-				continue;
+			if (m) {
+				k = (size_t)__builtin_ctz(m);
+				w += k;
+				s += k;
+				goto special;
 			}
+			w += 16;
+			s += 16;
+		}
+		if (s >= e)
+			break;
+		if ((size_t)(readable - s) >= 16) {
+			size_t left = (size_t)(e - s);
+			__m128i v = _mm_loadu_si128((const __m128i *)s);
+			/* the end of the string stops the run too */
+			unsigned m = special_mask(v) | 1u << left;
+
+			_mm_storeu_si128((__m128i *)w, v);
 			k = (size_t)__builtin_ctz(m);
 			w += k;
 			s += k;
@@ -205,6 +216,9 @@ static __attribute__((noinline)) char *put_string_slow(char *w, const uint8_t *s
 			if (s >= e)
 				break;
 		}
+#ifdef __SSE2__
+	special:
+#endif
 		c = *s;
 		if (c < 0x80) {
 			*w++ = '\\';
@@ -563,6 +577,7 @@ static inline int jw_string(struct jw *j, const uint8_t *s, size_t n, const uint
 	})
 
 static int render_value(struct mp_cursor *c, struct jw *j, int depth);
+static int render_value_slow(struct mp_cursor *c, struct jw *j, int depth);
 
 /*
  * Rendered sub-objects. The exec and the exit record of a process carry the same "process"
@@ -848,12 +863,42 @@ static __attribute__((noinline)) int render_map_cached(struct mp_cursor *c, stru
 
 static int render_value(struct mp_cursor *c, struct jw *j, int depth)
 {
+	int r = render_fast(c, j);
+
+	if (r != 0)
+		return r < 0 ? r : 0;
+	return render_value_slow(c, j, depth);
+}
+
+/* render_value() for what render_fast() just declined. */
+static int render_value_slow(struct mp_cursor *c, struct jw *j, int depth)
+{
 	struct mp_obj o = {.type = MP_NIL};
 	int r;
 
-	r = render_fast(c, j);
-	if (r != 0)
-		return r < 0 ? r : 0;
+	/* Booleans and the timestamps the daemon writes (ext 8, 96-bit form) without mp_read(). */
+	if (c->p < c->end) {
+		uint8_t b = *c->p;
+
+		if (b == 0xc2 || b == 0xc3) {
+			c->p++;
+			return b == 0xc3 ? jw_lit(j, "true", 4) : jw_lit(j, "false", 5);
+		}
+		if (b == 0xc7 && c->end - c->p >= 15 && c->p[1] == 12 && c->p[2] == 0xff) {
+			uint32_t nsec = mp_be32(c->p + 3);
+
+			if (nsec > 999999999)
+				return -EBADMSG;
+			r = jw_need(j, 66);
+			if (r < 0)
+				return r;
+			*j->w++ = '"';
+			j->w = put_rfc3339(j->w, (int64_t)mp_be64(c->p + 7), nsec);
+			*j->w++ = '"';
+			c->p += 15;
+			return 0;
+		}
+	}
 	if (depth >= JC_MIN_DEPTH && !j->jc_miss && (size_t)(c->end - c->p) >= JC_PREFIX &&
 	    is_map_header(*c->p))
 		return render_map_cached(c, j, depth);
@@ -917,7 +962,7 @@ static int render_value(struct mp_cursor *c, struct jw *j, int depth)
 			if (r >= 0)
 				r = render_fast(c, j);
 			if (r == 0)
-				r = render_value(c, j, depth + 1);
+				r = render_value_slow(c, j, depth + 1);
 		}
 		if (r >= 0)
 			r = jw_putc(j, ']');
@@ -968,7 +1013,7 @@ static int render_map(struct mp_cursor *c, struct jw *j, int depth, const struct
 		if (r >= 0)
 			r = render_fast(c, j);
 		if (r == 0)
-			r = render_value(c, j, depth + 1);
+			r = render_value_slow(c, j, depth + 1);
 	}
 	if (r >= 0)
 		r = jw_putc(j, '}');

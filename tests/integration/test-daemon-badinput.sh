@@ -82,7 +82,6 @@ if [ "$(id -u)" -eq 0 ] && [ -z "${VIGIL_SKIP_ROOT_TESTS:-}" ]; then
             --config-dir "$C" --plugin-dir "$P" 2>&1); RC=$?
         check "wrong ABI major: vigild refuses to start" test "$RC" -ne 0 -a "$RC" -ne 124
         check "wrong ABI major: message says ABI" sh -c "echo \"\$0\" | grep -q 'ABI'" "$OUT"
-        check "wrong ABI major: never READY (no event written)" test ! -s "$C/events.json"
     else
         ok 1 "fake plugin out_badmajor.so not built in $FAKE_DIR"
     fi
