@@ -306,7 +306,7 @@ static void manager_update_clock(struct manager *m)
 
 static void manager_notify_status(struct manager *m)
 {
-	uint64_t now = now_usec(CLOCK_MONOTONIC), delivered = 0;
+	uint64_t now = now_usec(CLOCK_MONOTONIC), delivered = 0, retried = 0;
 	size_t healthy = 0, n = plugin_host_n_outputs(m->host);
 	double rate = 0;
 
@@ -315,6 +315,7 @@ static void manager_notify_status(struct manager *m)
 
 		plugin_host_stats(m->host, i, &st);
 		delivered += st.delivered;
+		retried += st.retried;
 		healthy += !st.paused;
 	}
 	if (m->last_status_usec && now > m->last_status_usec)
@@ -324,10 +325,10 @@ static void manager_notify_status(struct manager *m)
 	m->events_at_last_status = m->events_in;
 
 	(void)sd_notifyf(0,
-			 "STATUS=events=%" PRIu64 " (%.0f/s) delivered=%" PRIu64
+			 "STATUS=events=%" PRIu64 " (%.0f/s) delivered=%" PRIu64 " retried=%" PRIu64
 			 " drops(kernel)=%" PRIu64 " drops(decode)=%" PRIu64
 			 " drops(queue)=%" PRIu64 " outputs=%zu/%zu procs=%zu",
-			 m->events_in, rate, delivered, m->loss_reported[LOSS_KERNEL],
+			 m->events_in, rate, delivered, retried, m->loss_reported[LOSS_KERNEL],
 			 m->loss_reported[LOSS_DECODE], m->loss_reported[LOSS_QUEUE], healthy, n,
 			 proc_cache_size(m->procs));
 }

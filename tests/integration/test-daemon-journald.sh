@@ -28,7 +28,7 @@ ok 0 "private journald starts"
 
 TAG="vigiljd$$"
 C="$T/conf"; mkdir -p "$C/outputs.d"
-printf '[Daemon]\nNodeName=jnode\n' >"$C/vigild.conf"
+printf '[Daemon]\nNodeName=jnode\nStatusIntervalSec=1s\n' >"$C/vigild.conf"
 printf '[Output]\nPlugin=journald\n[Journald]\n' >"$C/outputs.d/journald.conf"
 start_vigild "$C" || { ok 1 "vigild starts"; tap_done; }
 ok 0 "vigild with the journald output starts"
@@ -66,6 +66,23 @@ for i in $(seq 1 150); do
     sleep 0.1
 done
 ok $found "a record produced while journald was down is delivered after it returns"
+sleep 1.2
+check "the retries are counted in STATUS=" sh -c "grep '^STATUS=' '$NOTIFY_LOG' | tail -n1 | grep -Eq 'retried=[1-9]'"
 stop_vigild
 is "$VIGILD_STATUS" "0" "clean exit"
+
+# vigild's own diagnostics go to the journal, with structured fields, when $JOURNAL_STREAM names
+# its stderr (as systemd sets it for a service); systemd-cat connects stderr to journald here.
+L="$T/logtest"; mkdir -p "$L/vigild.conf.d"
+printf '[Sensor]\nRingBuferSize=8M\n' >"$L/vigild.conf.d/50-typo.conf"
+systemd-cat -t vigild-logtest sh -c 'JOURNAL_STREAM=$(stat -L -c "%d:%i" /proc/self/fd/2) exec "$0" --config-dir "$1" --validate' "$VIGILD" "$L"
+found=1
+for i in $(seq 1 50); do
+    journalctl --file "$J/*/*.journal" -o json 2>/dev/null | jq -c 'select((.MESSAGE // "") | contains("RingBuferSize"))' | grep -q . && { found=0; break; }
+    sleep 0.1
+done
+ok $found "vigild's warning reached the journal"
+W=$(journalctl --file "$J/*/*.journal" -o json | jq -c 'select((.MESSAGE // "") | contains("RingBuferSize"))' | head -n1)
+is "$(echo "$W" | jq -r .PRIORITY)" "4" "logged natively at warning priority (not as a stderr stream line)"
+check "with CODE_FILE and CODE_LINE" sh -c "echo '$W' | jq -e '(.CODE_FILE | length) > 0 and (.CODE_LINE | tonumber) > 0'"
 tap_done
