@@ -2,7 +2,7 @@
 # Everything but main.c goes into a convenience library so unit tests link the real code.
 noinst_LTLIBRARIES += daemon/libvigild.la
 daemon_libvigild_la_SOURCES = \
-	daemon/util/macro.h \
+	daemon/util/macro.h daemon/util/fmt.h \
 	daemon/log.c daemon/log.h \
 	daemon/config.c daemon/config.h \
 	daemon/event.c daemon/event.h \

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "proc_cache.h"
+#include "util/fmt.h"
 #include "util/macro.h"
 
 #define EXEC_ID_MAX   256 /* base64 of "<node≤64>:<8>:<20>:<10>:<20>" is < 180 */
@@ -93,30 +94,6 @@ static size_t base64url(const uint8_t *in, size_t n, char *out)
 	return o;
 }
 
-/* Decimal digits of v at w, two per division; returns the end. */
-static char *put_dec(char *w, uint64_t v)
-{
-	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
-				    "25262728293031323334353637383940414243444546474849"
-				    "50515253545556575859606162636465666768697071727374"
-				    "75767778798081828384858687888990919293949596979899";
-	size_t n = 1;
-	char *t;
-
-	for (uint64_t x = v; x >= 10; x /= 10)
-		n++;
-	t = w + n;
-	while (v >= 100) {
-		t -= 2;
-		memcpy(t, pairs + 2 * (v % 100), 2);
-		v /= 100;
-	}
-	if (v >= 10)
-		memcpy(t - 2, pairs + 2 * v, 2);
-	else
-		t[-1] = (char)('0' + v);
-	return w + n;
-}
 
 int proc_exec_id(const char *node_name, const char *boot_id8, uint64_t start_ticks, uint32_t pid,
 		 uint64_t exe_ino, char *buf, size_t bufsize)
@@ -134,11 +111,11 @@ int proc_exec_id(const char *node_name, const char *boot_id8, uint64_t start_tic
 	memcpy(w, boot_id8, bl);
 	w += bl;
 	*w++ = ':';
-	w = put_dec(w, start_ticks);
+	w = fmt_put_u64(w, start_ticks);
 	*w++ = ':';
-	w = put_dec(w, pid);
+	w = fmt_put_u64(w, pid);
 	*w++ = ':';
-	w = put_dec(w, exe_ino);
+	w = fmt_put_u64(w, exe_ino);
 	n = (size_t)(w - raw);
 	if (bufsize < (n + 2) / 3 * 4 + 1)
 		return -ENOBUFS;
@@ -174,11 +151,11 @@ static int cache_exec_id(const struct proc_cache *c, uint64_t start_ticks, uint3
 
 	memcpy(w, c->id_tail, c->id_tail_len);
 	w += c->id_tail_len;
-	w = put_dec(w, start_ticks);
+	w = fmt_put_u64(w, start_ticks);
 	*w++ = ':';
-	w = put_dec(w, pid);
+	w = fmt_put_u64(w, pid);
 	*w++ = ':';
-	w = put_dec(w, exe_ino);
+	w = fmt_put_u64(w, exe_ino);
 	n = (size_t)(w - raw);
 	if (bufsize < c->id_b64_len + (n + 2) / 3 * 4 + 1)
 		return -ENOBUFS;

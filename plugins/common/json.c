@@ -21,6 +21,7 @@
 #endif
 
 #include "json.h"
+#include "util/fmt.h"
 #include "record_view.h"
 
 #define JSON_MAX_DEPTH 64
@@ -305,31 +306,6 @@ int json_append_string(struct vbuf *out, const void *s, size_t n)
 	return 0;
 }
 
-static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
-				     "25262728293031323334353637383940414243444546474849"
-				     "50515253545556575859606162636465666768697071727374"
-				     "75767778798081828384858687888990919293949596979899";
-
-/* Decimal, two digits per step, written in place from the last digit back. */
-static inline char *put_u64(char *w, uint64_t v)
-{
-	size_t n = 1;
-	char *t;
-
-	for (uint64_t x = v; x >= 10; x /= 10)
-		n++;
-	t = w + n;
-	while (v >= 100) {
-		t -= 2;
-		memcpy(t, digit_pairs + 2 * (v % 100), 2);
-		v /= 100;
-	}
-	if (v >= 10)
-		memcpy(t - 2, digit_pairs + 2 * v, 2);
-	else
-		t[-1] = (char)('0' + v);
-	return w + n;
-}
 
 static inline char *put_2d(char *w, unsigned v)
 {
@@ -415,7 +391,7 @@ static char *put_rfc3339(char *w, int64_t sec, uint32_t nsec)
 	w += cc->len[i];
 	*w++ = '.';
 	for (int k = 7; k >= 1; k -= 2) {
-		memcpy(w + k, digit_pairs + 2 * (nsec % 100), 2);
+		memcpy(w + k, fmt_digit_pairs + 2 * (nsec % 100), 2);
 		nsec /= 100;
 	}
 	w[0] = (char)('0' + nsec % 10);
@@ -801,7 +777,7 @@ static inline __attribute__((always_inline)) int render_fast(struct mp_cursor *c
 		r = jw_need(j, 3);
 		if (r < 0)
 			return r;
-		j->w = put_u64(j->w, b);
+		j->w = fmt_put_u64(j->w, b);
 		c->p++;
 		return 1;
 	}
@@ -820,7 +796,7 @@ static inline __attribute__((always_inline)) int render_fast(struct mp_cursor *c
 		r = jw_need(j, 10);
 		if (r < 0)
 			return r;
-		j->w = put_u64(j->w, mp_be32(c->p + 1));
+		j->w = fmt_put_u64(j->w, mp_be32(c->p + 1));
 		c->p += 5;
 		return 1;
 	}
@@ -915,14 +891,14 @@ static int render_value_slow(struct mp_cursor *c, struct jw *j, int depth)
 		r = jw_need(j, 20);
 		if (r < 0)
 			return r;
-		j->w = put_u64(j->w, o.u);
+		j->w = fmt_put_u64(j->w, o.u);
 		return 0;
 	case MP_INT:
 		r = jw_need(j, 21);
 		if (r < 0)
 			return r;
 		*j->w++ = '-';
-		j->w = put_u64(j->w, -(uint64_t)o.i);
+		j->w = fmt_put_u64(j->w, -(uint64_t)o.i);
 		return 0;
 	case MP_FLOAT32:
 		return JW_CALL(j, put_double(j->out, o.f, true));
