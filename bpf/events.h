@@ -19,7 +19,8 @@
  *
  *   binary[binary_len] cwd[cwd_len] args[args_len]
  *
- * binary and cwd are absolute paths, not NUL-terminated (lengths say it all). args is the
+ * binary and cwd are absolute paths, not NUL-terminated (lengths say it all), except with
+ * VIGIL_EXEC_F_DETACHED_* (see there), when they are relative to a detached top. args is the
  * process's argv area exactly as in its memory: NUL-separated strings; when the argv area was
  * longer than the configured limit it is cut and VIGIL_EXEC_F_TRUNC_ARGS is set.
  *
@@ -59,6 +60,16 @@ enum {
 	VIGIL_EXEC_F_ERROR_BINARY = 1 << 4,
 	VIGIL_EXEC_F_ERROR_CWD = 1 << 5,
 	VIGIL_EXEC_F_NO_MM = 1 << 6, /* kernel thread or no mm: no argv */
+	/* unlinked while in use (d_path()'s " (deleted)"): the path names what it was */
+	VIGIL_EXEC_F_DELETED_BINARY = 1 << 7,
+	VIGIL_EXEC_F_DELETED_CWD = 1 << 8,
+	/*
+	 * no path leads there from the task's root: a pseudo-fs file (memfd_create(), anonymous
+	 * inode) or a disconnected dentry. The path is then relative to that detached top and
+	 * has no leading '/': "memfd:NAME" for a fileless exec.
+	 */
+	VIGIL_EXEC_F_DETACHED_BINARY = 1 << 9,
+	VIGIL_EXEC_F_DETACHED_CWD = 1 << 10,
 };
 
 struct vigil_event_hdr {

@@ -104,8 +104,50 @@ struct vigil_walk {
 enum {
 	VIGIL_WALK_RUNNING = 0,
 	VIGIL_WALK_DONE = 1,
-	VIGIL_WALK_TRUNC = 2, /* out of room: leading components lost */
+	VIGIL_WALK_TRUNC = 2,	 /* out of room: leading components lost */
+	VIGIL_WALK_DETACHED = 3, /* ended on a root dentry that is no mount's root */
 };
+
+/* vigil_path_resolve() result bits. */
+enum {
+	VIGIL_PATH_TRUNC = 1 << 0,
+	VIGIL_PATH_DETACHED = 1 << 1,
+	VIGIL_PATH_DELETED = 1 << 2,
+};
+
+/*
+ * Prepend dentry's name, with a '/' before it when `slash`. Returns 0, or 1 when the walk must
+ * stop (w->state says why).
+ */
+static __always_inline int vigil_walk_put_name(struct vigil_walk *w, struct dentry *dentry,
+					       bool slash)
+{
+	const unsigned char *name;
+	__u32 off = w->off, len;
+
+	len = BPF_CORE_READ(dentry, d_name.len);
+	name = BPF_CORE_READ(dentry, d_name.name);
+	/* Keep one byte for the leading '/' and never let off reach 0. */
+	if (len + 1 >= off) {
+		w->state = VIGIL_WALK_TRUNC;
+		return 1;
+	}
+	off -= len;
+	off &= VIGIL_PATH_MAX - 1;
+	len &= VIGIL_PATH_MAX - 1;
+	barrier_var(off);
+	barrier_var(len);
+	if (bpf_probe_read_kernel(&w->buf[off], len, name) < 0) {
+		w->state = -1;
+		return 1;
+	}
+	if (slash) {
+		off = (off - 1) & (VIGIL_PATH_MAX - 1);
+		w->buf[off] = '/';
+	}
+	w->off = off;
+	return 0;
+}
 
 /* One step up the tree: one path component, or one mount crossing. bpf_loop() callback. */
 static long vigil_walk_step(__u32 i, void *ctx)
@@ -115,8 +157,6 @@ static long vigil_walk_step(__u32 i, void *ctx)
 	struct dentry *dentry = w->dentry, *parent;
 	struct vfsmount *vfsmnt = w->vfsmnt;
 	struct mount *mnt = w->mnt, *mnt_parent;
-	const unsigned char *name;
-	__u32 off = w->off, len;
 
 	if (dentry == w->root_dentry && vfsmnt == w->root_mnt) {
 		w->state = VIGIL_WALK_DONE;
@@ -136,29 +176,23 @@ static long vigil_walk_step(__u32 i, void *ctx)
 		return 0;
 	}
 	parent = BPF_CORE_READ(dentry, d_parent);
-	if (!parent || parent == dentry) {
+	if (!parent) {
 		w->state = VIGIL_WALK_DONE;
 		return 1;
 	}
-	len = BPF_CORE_READ(dentry, d_name.len);
-	name = BPF_CORE_READ(dentry, d_name.name);
-	/* Keep one byte for the leading '/' and never let off reach 0. */
-	if (len + 1 >= off) {
-		w->state = VIGIL_WALK_TRUNC;
+	if (parent == dentry) {
+		/*
+		 * IS_ROOT() but not the root of its mount: a pseudo file (memfd_create(),
+		 * alloc_file_pseudo(): d_path() asks the file system for "/memfd:x (deleted)")
+		 * or a disconnected dentry. Nothing above it leads to the task's root, so report
+		 * its name without a leading '/' instead of an empty path that would read "/".
+		 */
+		if (!vigil_walk_put_name(w, dentry, false))
+			w->state = VIGIL_WALK_DETACHED;
 		return 1;
 	}
-	off -= len;
-	off &= VIGIL_PATH_MAX - 1;
-	len &= VIGIL_PATH_MAX - 1;
-	barrier_var(off);
-	barrier_var(len);
-	if (bpf_probe_read_kernel(&w->buf[off], len, name) < 0) {
-		w->state = -1;
+	if (vigil_walk_put_name(w, dentry, true))
 		return 1;
-	}
-	off = (off - 1) & (VIGIL_PATH_MAX - 1);
-	w->buf[off] = '/';
-	w->off = off;
 	w->dentry = parent;
 	return 0;
 }
@@ -169,9 +203,12 @@ static long vigil_walk_step(__u32 i, void *ctx)
  * mount point in the parent mount (struct mount's mnt_parent/mnt_mountpoint), until root or
  * the top of the mount tree is reached. Components are written backwards ending at
  * buf[VIGIL_PATH_MAX] (buf must have 2 * VIGIL_PATH_MAX bytes); *ret_off is where the string
- * starts, and it is VIGIL_PATH_MAX - *ret_off bytes long ("/" at least). Returns 0, 1 when the
- * path was cut (deeper than VIGIL_PATH_DEPTH steps or longer than VIGIL_PATH_MAX - 1: leading
- * components lost), or a negative error when a kernel read failed.
+ * starts, and it is VIGIL_PATH_MAX - *ret_off bytes long (one byte at least). Returns a
+ * negative error when a kernel read failed, else VIGIL_PATH_* bits: TRUNC when the path was cut
+ * (deeper than VIGIL_PATH_DEPTH steps or longer than VIGIL_PATH_MAX - 1: leading components
+ * lost); DETACHED when the walk ended on a root dentry that is not a mount's root (the string is
+ * then relative: "memfd:x"); DELETED when the dentry was unlinked, by d_unlinked()'s rule:
+ * unhashed and not IS_ROOT().
  *
  * The walk runs in bpf_loop() (Linux >= 5.17): the verifier checks the step once instead of
  * exploring every mix of component and mount-crossing steps, which an open-coded loop of 64
@@ -181,6 +218,8 @@ static __always_inline int vigil_path_resolve(const struct path *path, const str
 					      __u8 *buf, __u32 *ret_off)
 {
 	struct vigil_walk w = {.buf = buf, .off = VIGIL_PATH_MAX};
+	struct dentry *dentry;
+	int ret = 0;
 	long r;
 
 	if (bpf_probe_read_kernel(&w.dentry, sizeof(w.dentry), &path->dentry) < 0 ||
@@ -191,6 +230,9 @@ static __always_inline int vigil_path_resolve(const struct path *path, const str
 	if (!w.dentry || !w.vfsmnt)
 		return -1;
 	w.mnt = (void *)w.vfsmnt - bpf_core_field_offset(struct mount, mnt);
+	dentry = w.dentry;
+	if (!BPF_CORE_READ(dentry, d_hash.pprev) && BPF_CORE_READ(dentry, d_parent) != dentry)
+		ret |= VIGIL_PATH_DELETED;
 
 	r = bpf_loop(VIGIL_PATH_DEPTH, vigil_walk_step, &w, 0);
 	if (r < 0)
@@ -202,7 +244,11 @@ static __always_inline int vigil_path_resolve(const struct path *path, const str
 		buf[w.off] = '/';
 	}
 	*ret_off = w.off;
-	return w.state == VIGIL_WALK_DONE ? 0 : 1;
+	if (w.state == VIGIL_WALK_DETACHED)
+		ret |= VIGIL_PATH_DETACHED;
+	else if (w.state != VIGIL_WALK_DONE)
+		ret |= VIGIL_PATH_TRUNC;
+	return ret;
 }
 
 #endif /* VIGIL_HELPERS_BPF_H */

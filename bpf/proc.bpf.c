@@ -18,25 +18,33 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define VIGIL_DATA_OFF_MASK (2 * VIGIL_PATH_MAX - 1) /* binary_len + cwd_len < 2 * PATH_MAX */
 
+/* Event flags for one resolved path (binary or cwd). */
+struct exec_path_flags {
+	__u32 trunc, err, deleted, detached;
+};
+
 /*
  * Resolve `path` into ev->data at offset `off`; returns the number of bytes written and sets
- * flag_trunc or flag_err in ev->flags.
+ * the matching bits of `f` in ev->flags.
  */
 static __always_inline __u32 exec_put_path(struct vigil_scratch *s, struct vigil_exec_event *ev,
 					   __u32 off, const struct path *path,
-					   const struct path *root, __u32 flag_trunc,
-					   __u32 flag_err)
+					   const struct path *root, const struct exec_path_flags *f)
 {
 	__u32 start = 0, len;
 	int r;
 
 	r = vigil_path_resolve(path, root, s->path, &start);
 	if (r < 0) {
-		ev->flags |= flag_err;
+		ev->flags |= f->err;
 		return 0;
 	}
-	if (r > 0)
-		ev->flags |= flag_trunc;
+	if (r & VIGIL_PATH_TRUNC)
+		ev->flags |= f->trunc;
+	if (r & VIGIL_PATH_DELETED)
+		ev->flags |= f->deleted;
+	if (r & VIGIL_PATH_DETACHED)
+		ev->flags |= f->detached;
 	/* start is in [1, VIGIL_PATH_MAX - 1]; the masks make that provable to the verifier. */
 	start &= VIGIL_PATH_MAX - 1;
 	len = (VIGIL_PATH_MAX - start) & (VIGIL_PATH_MAX - 1);
@@ -44,11 +52,25 @@ static __always_inline __u32 exec_put_path(struct vigil_scratch *s, struct vigil
 	barrier_var(len);
 	barrier_var(off);
 	if (bpf_probe_read_kernel(&ev->data[off], len, &s->path[start]) < 0) {
-		ev->flags |= flag_err;
+		ev->flags |= f->err;
 		return 0;
 	}
 	return len;
 }
+
+static const struct exec_path_flags binary_flags = {
+	.trunc = VIGIL_EXEC_F_TRUNC_BINARY,
+	.err = VIGIL_EXEC_F_ERROR_BINARY,
+	.deleted = VIGIL_EXEC_F_DELETED_BINARY,
+	.detached = VIGIL_EXEC_F_DETACHED_BINARY,
+};
+
+static const struct exec_path_flags cwd_flags = {
+	.trunc = VIGIL_EXEC_F_TRUNC_CWD,
+	.err = VIGIL_EXEC_F_ERROR_CWD,
+	.deleted = VIGIL_EXEC_F_DELETED_CWD,
+	.detached = VIGIL_EXEC_F_DETACHED_CWD,
+};
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
@@ -93,16 +115,14 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	if (exe && fs)
 		ev->binary_len =
 			exec_put_path(s, ev, 0, __builtin_preserve_access_index(&exe->f_path),
-				      __builtin_preserve_access_index(&fs->root),
-				      VIGIL_EXEC_F_TRUNC_BINARY, VIGIL_EXEC_F_ERROR_BINARY);
+				      __builtin_preserve_access_index(&fs->root), &binary_flags);
 	else
 		ev->flags |= VIGIL_EXEC_F_ERROR_BINARY;
 
 	if (fs)
 		ev->cwd_len = exec_put_path(s, ev, ev->binary_len,
 					    __builtin_preserve_access_index(&fs->pwd),
-					    __builtin_preserve_access_index(&fs->root),
-					    VIGIL_EXEC_F_TRUNC_CWD, VIGIL_EXEC_F_ERROR_CWD);
+					    __builtin_preserve_access_index(&fs->root), &cwd_flags);
 	else
 		ev->flags |= VIGIL_EXEC_F_ERROR_CWD;
 
@@ -189,10 +209,14 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 		vigil_drop(VIGIL_EV_CLONE);
 		return 0;
 	}
-	/* cgroup_id is the parent's (current); the child starts in the same cgroup. */
 	vigil_hdr_fill(&ev->hdr, VIGIL_EV_CLONE, sizeof(*ev));
 	ev->hdr.tgid = tgid;
 	ev->hdr.pid = pid;
+	/*
+	 * The child's own cgroup, not current's: clone3(CLONE_INTO_CGROUP) starts it elsewhere.
+	 * cgroup_post_fork() has linked its css_set by the time this tracepoint fires.
+	 */
+	ev->hdr.cgroup_id = BPF_CORE_READ(child, cgroups, dfl_cgrp, kn, id);
 	vigil_creds_fill(&ev->creds, child);
 	ev->start_boottime = BPF_CORE_READ(child, start_boottime);
 	ev->parent_start_boottime = vigil_process_start(parent);

@@ -2,10 +2,13 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <inttypes.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "bpf_loader.h"
 #include "log.h"
@@ -51,11 +54,37 @@ static int check_options(const struct bpf_loader_options *o)
 	return 0;
 }
 
+static bool cap_is_set(const struct __user_cap_data_struct d[2], unsigned cap)
+{
+	return d[cap / 32].effective & (1U << (cap % 32));
+}
+
+/*
+ * Loading and attaching tracing programs needs CAP_BPF and CAP_PERFMON (Linux >= 5.8), or
+ * CAP_SYS_ADMIN, in the effective set: a service running as a dedicated user with
+ * AmbientCapabilities=CAP_BPF CAP_PERFMON is fine, uid 0 is not required. capget(2) directly, so
+ * there is no libcap dependency. Returns 1 when capable, 0 when not, -errno if capget() failed.
+ */
+static int has_bpf_caps(void)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2] = {};
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -errno;
+	if (cap_is_set(d, CAP_SYS_ADMIN))
+		return 1;
+	return cap_is_set(d, CAP_BPF) && cap_is_set(d, CAP_PERFMON);
+}
+
 static int check_kernel(void)
 {
 	int r;
 
-	if (geteuid() != 0)
+	r = has_bpf_caps();
+	if (r < 0)
+		return log_error_errno(r, "Failed to read the process capabilities: %m");
+	if (r == 0)
 		return log_error_errno(SYNTHETIC_ERRNO(EPERM),
 				       "Loading BPF programs needs root (CAP_BPF, CAP_PERFMON); "
 				       "run vigild as root.");
@@ -71,7 +100,31 @@ static int check_kernel(void)
 		return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
 				       "This kernel has no BPF ring buffer (BPF_MAP_TYPE_RINGBUF, "
 				       "Linux >= 5.8); vigil requires it.");
+	/*
+	 * The path walker runs in bpf_loop() (Linux >= 5.17). libbpf cannot probe helpers for
+	 * BPF_PROG_TYPE_TRACING (it returns -EOPNOTSUPP: tracing programs need an attach target);
+	 * bpf_loop is a base helper offered to every program type, so a socket filter answers
+	 * the same question without depending on kprobe support.
+	 */
+	r = libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCKET_FILTER, BPF_FUNC_loop, NULL);
+	if (r < 0)
+		return log_error_errno(r, "Probing for the bpf_loop() helper failed: %m");
+	if (r == 0)
+		return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+				       "This kernel lacks the bpf_loop() BPF helper: vigil needs "
+				       "Linux >= 5.17 (bpf_loop).");
 	return 0;
+}
+
+/*
+ * libbpf reports verifier rejections, missing kernel features and attach failures as -EINVAL,
+ * -EACCES, -E2BIG and so on. None of them is a configuration error (the options were checked
+ * above), and the daemon maps -EINVAL to EX_CONFIG, so report them all as -ENOEXEC after
+ * logging the real error. -EPERM stays: it names the missing privilege.
+ */
+static int load_error(int r)
+{
+	return r == -EPERM ? r : -ENOEXEC;
 }
 
 static void bump_memlock(void)
@@ -112,7 +165,7 @@ int bpf_loader_new(const struct bpf_loader_options *o, bpf_sample_fn fn, void *u
 
 	l->skel = vigil_bpf__open();
 	if (!l->skel)
-		return log_error_errno(errno, "Failed to open the BPF object: %m");
+		return load_error(log_error_errno(errno, "Failed to open the BPF object: %m"));
 
 	l->skel->rodata->cfg_argv_max = o->argv_max;
 	l->skel->rodata->cfg_self_tgid = 0;
@@ -120,27 +173,29 @@ int bpf_loader_new(const struct bpf_loader_options *o, bpf_sample_fn fn, void *u
 	l->skel->rodata->cfg_wakeup_bytes = o->wakeup_bytes;
 	r = bpf_map__set_max_entries(l->skel->maps.events, o->ringbuf_size);
 	if (r < 0)
-		return log_error_errno(r, "Failed to set the BPF ring buffer size: %m");
+		return load_error(log_error_errno(r, "Failed to set the BPF ring buffer size: %m"));
 	r = bpf_map__set_max_entries(l->skel->maps.scratch, (uint32_t)l->ncpus);
 	if (r < 0)
-		return log_error_errno(r, "Failed to size the BPF scratch map: %m");
+		return load_error(log_error_errno(r, "Failed to size the BPF scratch map: %m"));
 
 	r = vigil_bpf__load(l->skel);
 	if (r == -EPERM)
 		return log_error_errno(r, "Loading BPF programs needs root (CAP_BPF, CAP_PERFMON); "
 					  "the kernel refused: %m");
 	if (r < 0)
-		return log_error_errno(r,
-				       "Failed to load the BPF programs (see the libbpf messages "
-				       "above; run with -v for the verifier log): %m");
+		return load_error(log_error_errno(r,
+						  "Failed to load the BPF programs (see the libbpf "
+						  "messages above; run with -v for the verifier "
+						  "log): %m"));
 
 	r = vigil_bpf__attach(l->skel);
 	if (r < 0)
-		return log_error_errno(r, "Failed to attach the BPF programs: %m");
+		return load_error(log_error_errno(r, "Failed to attach the BPF programs: %m"));
 
 	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events), loader_sample, l, NULL);
 	if (!l->rb)
-		return log_error_errno(errno, "Failed to set up the BPF ring buffer reader: %m");
+		return load_error(
+			log_error_errno(errno, "Failed to set up the BPF ring buffer reader: %m"));
 
 	log_debug("BPF base sensor attached: ring buffer %" PRIu32 " bytes, argv limit %" PRIu32
 		  " bytes, %d CPUs.",

@@ -29,6 +29,12 @@ struct bpf_loader_options {
  */
 typedef int (*bpf_sample_fn)(void *userdata, const void *data, size_t size);
 
+/*
+ * Probe, open, load and attach. Returns 0; -EINVAL for bad options (a configuration error);
+ * -EPERM without CAP_BPF + CAP_PERFMON (or CAP_SYS_ADMIN); -EOPNOTSUPP when the kernel lacks a
+ * required feature (BTF, ring buffer, bpf_loop: Linux >= 5.17); -ENOEXEC when the kernel refused
+ * to load or attach the programs (the real error is logged); other -errno for I/O or memory.
+ */
 int bpf_loader_new(const struct bpf_loader_options *o, bpf_sample_fn fn, void *userdata,
 		   struct bpf_loader **ret);
 /* An epoll fd that becomes readable when samples are available (ring_buffer__epoll_fd()). */

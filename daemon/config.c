@@ -519,6 +519,16 @@ static int config_dirs(const struct config_source *src, char ***ret)
 	int r;
 
 	if (src && src->config_dir) {
+		struct stat st;
+
+		/* An explicit directory must exist: a typo must not run with built-in defaults. */
+		if (stat(src->config_dir, &st) < 0)
+			return log_error_errno(errno, "Config directory '%s' is not accessible: %m",
+					       src->config_dir);
+		if (!S_ISDIR(st.st_mode))
+			return log_error_errno(SYNTHETIC_ERRNO(ENOTDIR),
+					       "Config directory '%s' is not a directory.",
+					       src->config_dir);
 		r = strv_consume(&dirs, strdup(src->config_dir));
 		if (r < 0)
 			return log_oom();
@@ -834,6 +844,56 @@ static int parse_item_usec(const char *v, void *field, const void *dflt, size_t 
 	return 0;
 }
 
+/*
+ * Time spans with per-key bounds: values that parse but break the daemon (a 0 s status timer that
+ * re-arms at now + 0, an "infinity" retry that wraps now + retry) are rejected here, never
+ * clamped. "infinity" is out of every range below.
+ */
+static int parse_usec_bounded(const char *v, void *field, const void *dflt, size_t size,
+			      uint64_t min, uint64_t max, const char *range, const char **reason)
+{
+	uint64_t u;
+	int r;
+
+	r = parse_item_usec(v, &u, dflt, size, reason);
+	if (r < 0)
+		return r;
+	if (u < min || u > max) {
+		*reason = range;
+		return -EINVAL;
+	}
+	*(uint64_t *)field = u;
+	return 0;
+}
+
+static int parse_item_status_interval(const char *v, void *field, const void *dflt, size_t size,
+				      const char **reason)
+{
+	return parse_usec_bounded(v, field, dflt, size, USEC_PER_SEC, 3600 * USEC_PER_SEC,
+				  "must be a time span between 1s and 1h", reason);
+}
+
+static int parse_item_poll_interval(const char *v, void *field, const void *dflt, size_t size,
+				    const char **reason)
+{
+	return parse_usec_bounded(v, field, dflt, size, 0, USEC_PER_SEC,
+				  "must be a time span between 0 and 1s", reason);
+}
+
+static int parse_item_retry_max(const char *v, void *field, const void *dflt, size_t size,
+				const char **reason)
+{
+	return parse_usec_bounded(v, field, dflt, size, 100 * USEC_PER_MSEC, 86400 * USEC_PER_SEC,
+				  "must be a time span between 100ms and 1d", reason);
+}
+
+static int parse_item_exit_grace(const char *v, void *field, const void *dflt, size_t size,
+				 const char **reason)
+{
+	return parse_usec_bounded(v, field, dflt, size, 0, 86400 * USEC_PER_SEC,
+				  "must be a time span between 0 and 1d", reason);
+}
+
 static int parse_item_bool(const char *v, void *field, const void *dflt, size_t size,
 			   const char **reason)
 {
@@ -979,13 +1039,13 @@ static int parse_item_full_policy(const char *v, void *field, const void *dflt, 
 
 static const struct config_key main_keys[] = {
 	MAIN_KEY("Daemon", "NodeName", parse_item_node_name, node_name),
-	MAIN_KEY("Daemon", "StatusIntervalSec", parse_item_usec, status_interval_usec),
+	MAIN_KEY("Daemon", "StatusIntervalSec", parse_item_status_interval, status_interval_usec),
 	MAIN_KEY("Sensor", "RingBufferSize", parse_item_ringbuf, ringbuf_size),
 	MAIN_KEY("Sensor", "ArgvMaxBytes", parse_item_argv_max, argv_max),
 	MAIN_KEY("Sensor", "CloneEvents", parse_item_bool, clone_events),
-	MAIN_KEY("Sensor", "PollIntervalSec", parse_item_usec, poll_interval_usec),
+	MAIN_KEY("Sensor", "PollIntervalSec", parse_item_poll_interval, poll_interval_usec),
 	MAIN_KEY("ProcessCache", "MaxEntries", parse_item_count, cache_max_entries),
-	MAIN_KEY("ProcessCache", "ExitGraceSec", parse_item_usec, cache_grace_usec),
+	MAIN_KEY("ProcessCache", "ExitGraceSec", parse_item_exit_grace, cache_grace_usec),
 	MAIN_KEY("ProcessCache", "Ancestors", parse_item_bool, ancestors),
 };
 
@@ -995,7 +1055,7 @@ static const struct config_key output_keys[] = {
 	OUTPUT_KEY("Enabled", parse_item_bool, enabled),
 	OUTPUT_KEY("QueueSize", parse_item_count, queue_size),
 	OUTPUT_KEY("BatchSize", parse_item_count, batch_size),
-	OUTPUT_KEY("RetryMaxSec", parse_item_usec, retry_max_usec),
+	OUTPUT_KEY("RetryMaxSec", parse_item_retry_max, retry_max_usec),
 	OUTPUT_KEY("QueueFullPolicy", parse_item_full_policy, full_policy),
 };
 

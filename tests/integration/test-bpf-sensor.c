@@ -6,10 +6,19 @@
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/bpf.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -326,6 +335,91 @@ TEST(not_root_is_eperm)
 	ASSERT_EQ(reap(pid), 0);
 }
 
+/*
+ * Child: switch to uid/gid 65534 keeping the capabilities in `caps` (bit numbers), or stay uid 0
+ * with only those when `keep_root`, then load. Exits 0 when bpf_loader_new() returned `expect`.
+ */
+static int load_with_caps(const unsigned *caps, size_t n, bool keep_root, int expect)
+{
+	struct bpf_loader_options o = {.ringbuf_size = 1 << 16, .argv_max = 1024};
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+		struct __user_cap_data_struct d[2] = {};
+		struct bpf_loader *l = NULL;
+		int r;
+
+		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+			_exit(100);
+		if (!keep_root &&
+		    (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0))
+			_exit(101);
+		for (size_t i = 0; i < n; i++) {
+			d[caps[i] / 32].effective |= 1U << (caps[i] % 32);
+			d[caps[i] / 32].permitted |= 1U << (caps[i] % 32);
+		}
+		if (syscall(SYS_capset, &h, d) < 0)
+			_exit(102);
+		r = bpf_loader_new(&o, on_sample, NULL, &l);
+		printf("# bpf_loader_new() = %d (expected %d)\n", r, expect);
+		fflush(stdout);
+		l = bpf_loader_free(l);
+		_exit(r == expect ? 0 : 1);
+	}
+	return pid < 0 ? -1 : reap(pid);
+}
+
+/* Not uid 0 but CAP_BPF + CAP_PERFMON (a systemd service with AmbientCapabilities=) is enough. */
+TEST(capabilities_not_uid)
+{
+	static const unsigned bpf_perfmon[] = {CAP_BPF, CAP_PERFMON};
+	static const unsigned sys_admin[] = {CAP_SYS_ADMIN};
+	static const unsigned bpf_only[] = {CAP_BPF};
+
+	ASSERT_EQ(load_with_caps(bpf_perfmon, ELEMENTSOF(bpf_perfmon), false, 0), 0);
+	ASSERT_EQ(load_with_caps(sys_admin, ELEMENTSOF(sys_admin), false, 0), 0);
+	ASSERT_EQ(load_with_caps(bpf_only, ELEMENTSOF(bpf_only), false, -EPERM), 0);
+	/* uid 0 without the capabilities (a bounding-set-restricted root) is refused up front. */
+	ASSERT_EQ(load_with_caps(NULL, 0, true, -EPERM), 0);
+}
+
+/*
+ * The kernel refusing to attach (libbpf says -EINVAL, as it does for many verifier and attach
+ * failures) is not a configuration error: bpf_loader_new() reports -ENOEXEC, so the daemon does
+ * not exit with EX_CONFIG. seccomp makes the attach calls fail with EINVAL in a child.
+ */
+TEST(attach_failure_is_enoexec)
+{
+	struct bpf_loader_options o = {.ringbuf_size = 1 << 16, .argv_max = 1024};
+	pid_t pid = fork();
+
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		struct sock_filter f[] = {
+			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_bpf, 0, 4),
+			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, BPF_RAW_TRACEPOINT_OPEN, 1, 0),
+			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, BPF_LINK_CREATE, 0, 1),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		};
+		struct sock_fprog prog = {.len = ELEMENTSOF(f), .filter = f};
+		struct bpf_loader *l = NULL;
+		int r;
+
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+			_exit(100);
+		r = bpf_loader_new(&o, on_sample, NULL, &l);
+		printf("# bpf_loader_new() = %d\n", r);
+		fflush(stdout);
+		_exit(r == -ENOEXEC && !l ? 0 : 1);
+	}
+	ASSERT_EQ(reap(pid), 0);
+}
+
 TEST(exec_fields)
 {
 	char *argv[] = {"true", "with space", "", "n\xc3\xafn-\xe2\x82\xac", "\t\"q\"", NULL};
@@ -455,6 +549,180 @@ TEST(exec_cwd_crosses_mounts)
 	ASSERT_EQ(reap(pid), 0);
 	cwd = exec_cwd(e);
 	ASSERT_STREQ(cwd, "/dev/shm");
+}
+
+/* Copy /bin/true into fd (a memfd or a regular file). */
+static int copy_true(int fd)
+{
+	struct stat st;
+	off_t off = 0;
+	int in = open("/bin/true", O_RDONLY | O_CLOEXEC);
+
+	if (in < 0 || fstat(in, &st) < 0)
+		return -1;
+	while (off < st.st_size)
+		if (sendfile(fd, in, &off, (size_t)(st.st_size - off)) <= 0) {
+			close(in);
+			return -1;
+		}
+	close(in);
+	return 0;
+}
+
+/* Fork a child that execs the file behind fd through /proc/self/fd/N, as fexecve() may. */
+static pid_t spawn_fd(int fd, char *const argv[])
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return spawn(NULL, path, argv);
+}
+
+/* memfd_create() + exec: no path reaches it; report "memfd:NAME", flagged, not "/". */
+TEST(exec_memfd_is_detached)
+{
+	char *argv[] = {"evil", NULL};
+	const struct vigil_exec_event *e;
+	_cleanup_free_ char *bin = NULL;
+	struct stat st;
+	pid_t pid;
+	int fd;
+
+	setup();
+	fd = memfd_create("evil", 0);
+	ASSERT_GE(fd, 0);
+	ASSERT_OK(copy_true(fd));
+	ASSERT_OK(fstat(fd, &st));
+	pid = spawn_fd(fd, argv);
+	ASSERT_GE(pid, 0);
+	e = wait_event(VIGIL_EV_EXEC, pid);
+	ASSERT_NOT_NULL(e);
+	ASSERT_EQ(reap(pid), 0);
+	close(fd);
+	bin = exec_binary(e);
+	ASSERT_STREQ(bin, "memfd:evil");
+	ASSERT_TRUE(e->flags & VIGIL_EXEC_F_DETACHED_BINARY);
+	ASSERT_FALSE(e->flags & (VIGIL_EXEC_F_DELETED_BINARY | VIGIL_EXEC_F_TRUNC_BINARY |
+				 VIGIL_EXEC_F_ERROR_BINARY | VIGIL_EXEC_F_DETACHED_CWD));
+	ASSERT_EQ(e->exe_ino, st.st_ino);
+}
+
+/* Exec of an unlinked binary, and from a removed cwd: the old path plus a DELETED flag. */
+TEST(exec_deleted_binary_and_cwd)
+{
+	char file[PATH_MAX + 32], dir[PATH_MAX + 32], real_tmp[PATH_MAX];
+	char *argv[] = {"deleted", NULL};
+	const struct vigil_exec_event *e;
+	_cleanup_free_ char *bin = NULL, *cwd = NULL;
+	int fd, wfd, fds[2];
+	pid_t pid;
+	char b;
+
+	setup();
+	ASSERT_NOT_NULL(realpath(tmpdir, real_tmp));
+	snprintf(file, sizeof(file), "%s/deleted-true", real_tmp);
+	wfd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+	ASSERT_GE(wfd, 0);
+	ASSERT_OK(copy_true(wfd));
+	ASSERT_OK(close(wfd)); /* no writer left, or exec fails with ETXTBSY */
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ASSERT_OK(unlink(file));
+
+	/* The child removes its own cwd, then execs the unlinked file. */
+	snprintf(dir, sizeof(dir), "%s/gone-dir", real_tmp);
+	ASSERT_OK(mkdir(dir, 0755));
+	ASSERT_OK(pipe(fds));
+	pid = fork();
+	if (pid == 0) {
+		char path[64], *envp[] = {NULL};
+
+		close(fds[1]);
+		if (chdir(dir) < 0 || rmdir(dir) < 0)
+			_exit(126);
+		(void)!read(fds[0], &b, 1);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		execve(path, argv, envp);
+		_exit(127);
+	}
+	ASSERT_GE(pid, 0);
+	track(pid);
+	close(fds[0]);
+	close(fds[1]);
+	e = wait_event(VIGIL_EV_EXEC, pid);
+	ASSERT_NOT_NULL(e);
+	ASSERT_EQ(reap(pid), 0);
+	close(fd);
+	bin = exec_binary(e);
+	ASSERT_STREQ(bin, file);
+	cwd = exec_cwd(e);
+	ASSERT_STREQ(cwd, dir);
+	ASSERT_TRUE(e->flags & VIGIL_EXEC_F_DELETED_BINARY);
+	ASSERT_TRUE(e->flags & VIGIL_EXEC_F_DELETED_CWD);
+	ASSERT_FALSE(e->flags & (VIGIL_EXEC_F_DETACHED_BINARY | VIGIL_EXEC_F_DETACHED_CWD));
+}
+
+/* The cgroup2 mount point, from /proc/self/mountinfo (never hard-coded). */
+static bool cgroup2_mount(char *buf, size_t size)
+{
+	char line[4096];
+	bool found = false;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char m[1024], type[64];
+		const char *sep = strstr(line, " - ");
+
+		found = sscanf(line, "%*s %*s %*s %*s %1023s", m) == 1 && sep &&
+			sscanf(sep + 3, "%63s", type) == 1 && streq(type, "cgroup2");
+		if (found)
+			snprintf(buf, size, "%s", m);
+	}
+	fclose(f);
+	return found;
+}
+
+/* clone3(CLONE_INTO_CGROUP): the clone event carries the child's cgroup, not the parent's. */
+TEST(clone_into_cgroup_reports_child_cgroup)
+{
+	struct clone_args args = {.flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD};
+	const struct vigil_clone_event *c;
+	char mnt[1024], dir[1200];
+	struct stat st;
+	long pid;
+	int cfd;
+
+	setup();
+	if (!cgroup2_mount(mnt, sizeof(mnt))) {
+		printf("# no cgroup2 mount, skipping\n");
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s/vigil-test-%d", mnt, (int)getpid());
+	ASSERT_OK(mkdir(dir, 0755));
+	ASSERT_OK(stat(dir, &st));
+	cfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_GE(cfd, 0);
+	args.cgroup = (uint64_t)cfd;
+	pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid == 0)
+		_exit(0);
+	if (pid < 0 && (errno == ENOSYS || errno == E2BIG)) {
+		printf("# clone3(CLONE_INTO_CGROUP) unsupported (%m), skipping\n");
+		close(cfd);
+		(void)rmdir(dir);
+		return;
+	}
+	ASSERT_GE(pid, 1);
+	track((pid_t)pid);
+	c = wait_event(VIGIL_EV_CLONE, (pid_t)pid);
+	ASSERT_EQ(reap((pid_t)pid), 0);
+	close(cfd);
+	ASSERT_OK(rmdir(dir));
+	ASSERT_NOT_NULL(c);
+	ASSERT_NE(own_cgroup_id(), st.st_ino);
+	ASSERT_EQ(c->hdr.cgroup_id, st.st_ino);
 }
 
 TEST(exit_status_and_signal)

@@ -618,6 +618,130 @@ TEST(config_dir_mode)
 	config_free(c);
 }
 
+/* Expect a bad value of a main-file key to fail with file:line, the value and the range. */
+static void expect_bad_time(const char *section, const char *key, const char *value,
+			    const char *range)
+{
+	char body[256], msg[256];
+
+	snprintf(body, sizeof(body), "[%s]\n%s=%s\n", section, key, value);
+	snprintf(msg, sizeof(msg), "vigild.conf:2: Invalid value '%s' for %s=: %s.", value, key,
+		 range);
+	expect_bad_main(body, msg);
+}
+
+static uint64_t load_time(const char *section, const char *key, const char *value)
+{
+	struct vigil_config *c;
+	char body[256], *log;
+	uint64_t u = UINT64_MAX - 1;
+
+	fresh_root();
+	snprintf(body, sizeof(body), "[%s]\n%s=%s\n", section, key, value);
+	write_file("etc/vigil/vigild.conf", body);
+	ASSERT_OK(load(&c, &log));
+	if (streq(key, "StatusIntervalSec"))
+		u = c->status_interval_usec;
+	else if (streq(key, "PollIntervalSec"))
+		u = c->poll_interval_usec;
+	else if (streq(key, "ExitGraceSec"))
+		u = c->cache_grace_usec;
+	config_free(c);
+	return u;
+}
+
+static uint64_t load_retry(const char *value)
+{
+	struct vigil_config *c;
+	char body[256], *log;
+	uint64_t u;
+
+	fresh_root();
+	snprintf(body, sizeof(body), "[Output]\nPlugin=file\nRetryMaxSec=%s\n", value);
+	write_file("etc/vigil/outputs.d/k.conf", body);
+	ASSERT_OK(load(&c, &log));
+	ASSERT_EQ(c->n_outputs, 1);
+	u = c->outputs[0].retry_max_usec;
+	config_free(c);
+	return u;
+}
+
+/* Values that parse as time spans but would break the daemon are refused, with the range. */
+TEST(time_span_bounds)
+{
+	static const char *const st = "must be a time span between 1s and 1h";
+	static const char *const poll = "must be a time span between 0 and 1s";
+	static const char *const grace = "must be a time span between 0 and 1d";
+
+	/* StatusIntervalSec: 0 would busy-loop the status timer. */
+	expect_bad_time("Daemon", "StatusIntervalSec", "0", st);
+	expect_bad_time("Daemon", "StatusIntervalSec", "999ms", st);
+	expect_bad_time("Daemon", "StatusIntervalSec", "1h 1us", st);
+	expect_bad_time("Daemon", "StatusIntervalSec", "infinity", st);
+	ASSERT_EQ(load_time("Daemon", "StatusIntervalSec", "1s"), USEC_PER_SEC);
+	ASSERT_EQ(load_time("Daemon", "StatusIntervalSec", "1h"), 3600 * USEC_PER_SEC);
+
+	/* PollIntervalSec: infinity overflowed the kernel-side wake-up arithmetic. */
+	expect_bad_time("Sensor", "PollIntervalSec", "infinity", poll);
+	expect_bad_time("Sensor", "PollIntervalSec", "1001ms", poll);
+	ASSERT_EQ(load_time("Sensor", "PollIntervalSec", "0"), 0);
+	ASSERT_EQ(load_time("Sensor", "PollIntervalSec", "1s"), USEC_PER_SEC);
+
+	expect_bad_time("ProcessCache", "ExitGraceSec", "infinity", grace);
+	expect_bad_time("ProcessCache", "ExitGraceSec", "1d 1s", grace);
+	ASSERT_EQ(load_time("ProcessCache", "ExitGraceSec", "0"), 0);
+	ASSERT_EQ(load_time("ProcessCache", "ExitGraceSec", "1d"), 86400 * USEC_PER_SEC);
+
+	/* RetryMaxSec: 0 used to become 30s silently, infinity wrapped now + retry. */
+	expect_bad_output("k", "[Output]\nPlugin=file\nRetryMaxSec=0\n",
+			  "k.conf:3: Invalid value '0' for RetryMaxSec=: must be a time span "
+			  "between 100ms and 1d.");
+	expect_bad_output("k", "[Output]\nPlugin=file\nRetryMaxSec=99ms\n",
+			  "Invalid value '99ms' for RetryMaxSec=: must be a time span between "
+			  "100ms and 1d.");
+	expect_bad_output("k", "[Output]\nPlugin=file\nRetryMaxSec=infinity\n",
+			  "Invalid value 'infinity' for RetryMaxSec=: must be a time span between "
+			  "100ms and 1d.");
+	expect_bad_output("k", "[Output]\nPlugin=file\nRetryMaxSec=2d\n",
+			  "Invalid value '2d' for RetryMaxSec=");
+	ASSERT_EQ(load_retry("100ms"), 100 * USEC_PER_MSEC);
+	ASSERT_EQ(load_retry("1d"), 86400 * USEC_PER_SEC);
+	/* An empty assignment still resets to the default. */
+	ASSERT_EQ(load_retry(""), 30 * USEC_PER_SEC);
+}
+
+/* --config-dir with a typo must fail, not run with built-in defaults. */
+TEST(config_dir_missing)
+{
+	char dir[PATH_MAX], want[PATH_MAX + 64], *log;
+	struct config_source src = {};
+	struct vigil_config *c = NULL;
+
+	fresh_root();
+	/* A valid standard hierarchy must not be used as a fallback. */
+	write_file("etc/vigil/vigild.conf", "[Sensor]\nArgvMaxBytes=512\n");
+	snprintf(dir, sizeof(dir), "%s", at("nonexistent"));
+	src.config_dir = dir;
+	capture_begin();
+	ASSERT_ERRNO(config_load(&src, &c), ENOENT);
+	log = capture_end();
+	ASSERT_NULL(c);
+	snprintf(want, sizeof(want), "Config directory '%s' is not accessible", dir);
+	ASSERT_CONTAINS(log, want);
+
+	capture_begin();
+	ASSERT_ERRNO(config_cat(&src, stdout), ENOENT);
+	(void)capture_end();
+
+	/* A regular file is not a directory either. */
+	snprintf(dir, sizeof(dir), "%s", at("etc/vigil/vigild.conf"));
+	capture_begin();
+	ASSERT_ERRNO(config_load(&src, &c), ENOTDIR);
+	log = capture_end();
+	ASSERT_NULL(c);
+	ASSERT_CONTAINS(log, "is not a directory");
+}
+
 TEST(parse_usec)
 {
 	uint64_t u;
