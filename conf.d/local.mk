@@ -7,4 +7,4 @@ dist_vendorconf_DATA = conf.d/vigild.conf
 
 vendoroutputsdir = $(vendorconfdir)/outputs.d
 dist_vendoroutputs_DATA = conf.d/outputs.d/journald.conf conf.d/outputs.d/stdout.conf
-EXTRA_DIST += conf.d/outputs.d/file.conf.example conf.d/outputs.d/redact.conf.example
+EXTRA_DIST += conf.d/outputs.d/file.conf.example

@@ -16,6 +16,7 @@
  * Plugin code is never called with the instance lock held.
  */
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -155,6 +156,9 @@ struct output {
 	atomic_uint_fast64_t delivered, retried, dropped, queue_dropped, filtered, filter_errors;
 	atomic_uint_fast64_t last_error_usec, paused_until, redo_count, lost_at_stop;
 	atomic_bool fatal_flag;
+	/* plugin_host_stop() gave up joining the worker (stuck in a plugin call): nothing of
+	 * this output may be touched or freed any more. */
+	atomic_bool abandoned;
 };
 
 struct plugin_host {
@@ -168,7 +172,17 @@ struct plugin_host {
 	bool started;
 	bool stopped;
 	bool hold_wakeups; /* main thread only: see plugin_host_hold_wakeups() */
+	bool abandoned;	   /* some worker was abandoned: see plugin_host_free() */
+	struct plugin_host *abandoned_next;
 };
+
+/*
+ * Hosts with an abandoned worker are kept here instead of being freed: the stuck thread still
+ * uses its output (plugin instance, queue, lock, config). Leaked on purpose, since the process
+ * is exiting; reachable from here so leak checkers do not report it.
+ */
+static struct plugin_host *abandoned_hosts;
+static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const event_names[] = {
 	[VIGIL_RECORD_PROCESS_EXEC] = "process_exec",
@@ -462,12 +476,59 @@ static const char *kind_name(uint32_t kind)
 					     : "of an unknown kind";
 }
 
+/*
+ * Plugin files loaded so far, by device and inode. The dynamic loader knows a library by the
+ * names it was opened with: if fd N were closed and reused for another plugin,
+ * dlopen("/proc/self/fd/N") would hand back the first library, and a second dlopen() of a file
+ * already loaded would add its fd path as another such name. So a file already loaded is found
+ * here and not dlopen()ed again, and the descriptor of each newly loaded file stays open for the
+ * life of the process (one per plugin file; libraries are never dlclose()d either).
+ */
+static struct loaded_plugin {
+	dev_t dev;
+	ino_t ino;
+	void *dl;
+	int fd;
+} *loaded;
+static size_t n_loaded;
+static pthread_mutex_t loaded_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *loaded_find(const struct stat *st)
+{
+	void *dl = NULL;
+
+	pthread_mutex_lock(&loaded_lock);
+	for (size_t i = 0; i < n_loaded && !dl; i++)
+		if (loaded[i].dev == st->st_dev && loaded[i].ino == st->st_ino)
+			dl = loaded[i].dl;
+	pthread_mutex_unlock(&loaded_lock);
+	return dl;
+}
+
+static int loaded_add(const struct stat *st, void *dl, int fd)
+{
+	struct loaded_plugin *a;
+	int r = 0;
+
+	pthread_mutex_lock(&loaded_lock);
+	a = realloc(loaded, (n_loaded + 1) * sizeof(*a));
+	if (a) {
+		loaded = a;
+		loaded[n_loaded++] = (struct loaded_plugin){st->st_dev, st->st_ino, dl, fd};
+	} else
+		r = -ENOMEM;
+	pthread_mutex_unlock(&loaded_lock);
+	return r;
+}
+
 static int plugin_load(const struct plugin_host *h, uint32_t kind, const char *name,
 		       const char *instance, const struct vigil_plugin **ret, char **ret_path)
 {
 	const char *prefix = kind == VIGIL_PLUGIN_FILTER ? "filter" : "out";
 	_cleanup_free_ char *path = NULL;
+	_cleanup_close_ int dfd = -1, fd = -1;
 	const struct vigil_plugin *p;
+	char fdpath[64];
 	struct stat st;
 	void *dl;
 
@@ -481,12 +542,43 @@ static int plugin_load(const struct plugin_host *h, uint32_t kind, const char *n
 		return log_oom();
 	}
 
-	if (stat(path, &st) < 0) {
+	/*
+	 * Check and load the very same file: the directory and the plugin are opened once, the
+	 * checks run on those descriptors, and dlopen() gets /proc/self/fd/N, so nothing can swap
+	 * the file between the check and the load. O_NONBLOCK: a FIFO must not hang us.
+	 */
+	dfd = open(h->plugin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return log_error_errno(errno, "Plugin '%s': cannot open plugin directory %s: %m",
+				       name, h->plugin_dir);
+	if (fstat(dfd, &st) < 0)
+		return log_error_errno(errno, "Plugin '%s': cannot access %s: %m", name,
+				       h->plugin_dir);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+				       "%s: Plugin directory is writable by group or others (mode "
+				       "%04o), refusing to load plugin '%s'.",
+				       h->plugin_dir, (unsigned)(st.st_mode & 07777), name);
+	if (h->check_owner && st.st_uid != 0)
+		return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+				       "%s: Plugin directory is owned by uid %u, not root, refusing "
+				       "to load plugin '%s'.",
+				       h->plugin_dir, (unsigned)st.st_uid, name);
+
+	fd = openat(dfd, strrchr(path, '/') + 1,
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
 		if (errno == ENOENT)
 			return log_error_errno(SYNTHETIC_ERRNO(ENOENT),
 					       "Plugin '%s' not found: no %s", name, path);
+		if (errno == ELOOP)
+			return log_error_errno(SYNTHETIC_ERRNO(ELOOP),
+					       "%s: Plugin '%s' is a symbolic link, refusing to load.",
+					       path, name);
 		return log_error_errno(errno, "Plugin '%s': cannot access %s: %m", name, path);
 	}
+	if (fstat(fd, &st) < 0)
+		return log_error_errno(errno, "Plugin '%s': cannot access %s: %m", name, path);
 	if (!S_ISREG(st.st_mode))
 		return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
 				       "%s: Plugin '%s' is not a regular file, refusing to load.",
@@ -503,10 +595,18 @@ static int plugin_load(const struct plugin_host *h, uint32_t kind, const char *n
 			name, (unsigned)st.st_uid);
 
 	/* Never dlclose(): plugin libraries may own threads, and stacks stay symbolised. */
-	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (!dl)
-		return log_error_errno(SYNTHETIC_ERRNO(ENOEXEC),
-				       "%s: Plugin '%s' failed to load: %s", path, name, dlerror());
+	dl = loaded_find(&st);
+	if (!dl) {
+		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+		dl = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL);
+		if (!dl)
+			return log_error_errno(SYNTHETIC_ERRNO(ENOEXEC),
+					       "%s: Plugin '%s' failed to load: %s", path, name,
+					       dlerror());
+		if (loaded_add(&st, dl, fd) < 0)
+			return log_oom();
+		fd = -1; /* kept open on purpose: see loaded_add() */
+	}
 	p = dlsym(dl, VIGIL_PLUGIN_ENTRY);
 	if (!p)
 		return log_error_errno(SYNTHETIC_ERRNO(ENOEXEC),
@@ -801,11 +901,19 @@ static struct blob *output_filter(struct output *o, struct blob *b)
 			}
 			r = -ENOMEM;
 		}
+		/*
+		 * Fail closed: a filter that errs may be the one that was to remove a secret
+		 * (filter_redact), so the record must not go out as it came in. Dropped and
+		 * counted, in filter_errors and in dropped.
+		 */
 		atomic_fetch_add(&o->filter_errors, 1);
+		atomic_fetch_add(&o->dropped, 1);
 		log_ratelimited(LOG_WARNING,
 				"Output '%s': filter '%s' failed on record %" PRIu64
-				" (%d), passing it unchanged.",
+				" (%d), dropping it.",
 				o->name, fi->name, b->seq, r);
+		blob_unref(b);
+		return NULL;
 	}
 	return b;
 }
@@ -1026,6 +1134,10 @@ static void output_emit_batch(struct output *o)
 
 	st = o->plugin->emit(o->instance, &vb, b->results);
 
+	/* Too late: plugin_host_stop() counted this batch as dropped and owns nothing here. */
+	if (atomic_load(&o->abandoned))
+		return;
+
 	if (st == VIGIL_PENDING) {
 		o->n_in_flight++;
 		output_resume(o);
@@ -1110,6 +1222,9 @@ static void output_shutdown(struct output *o, bool flush)
 {
 	uint64_t now = now_usec(), lost = 0;
 	struct hbatch *pending;
+
+	if (atomic_load(&o->abandoned))
+		return; /* a late return from a stuck plugin call: all was counted already */
 
 	if (o->initialized && flush) {
 		enum vigil_status st =
@@ -1289,6 +1404,18 @@ struct plugin_host *plugin_host_free(struct plugin_host *h)
 		return NULL;
 	if (h->started && !h->stopped)
 		(void)plugin_host_stop(h, 0);
+	if (h->abandoned) {
+		/*
+		 * A worker is stuck inside a plugin call and may still touch its output, the
+		 * plugin instance and the host. The process is on its way out: leak all of it
+		 * rather than free memory a live thread uses (and never call fini() under it).
+		 */
+		pthread_mutex_lock(&abandoned_lock);
+		h->abandoned_next = abandoned_hosts;
+		abandoned_hosts = h;
+		pthread_mutex_unlock(&abandoned_lock);
+		return NULL;
+	}
 	for (size_t i = 0; i < h->n_outputs; i++)
 		output_free(&h->outputs[i]);
 	free(h->outputs);
@@ -1571,10 +1698,47 @@ void plugin_host_stats(struct plugin_host *h, size_t i, struct output_stats *ret
 		.queue_dropped = atomic_load(&o->queue_dropped),
 		.filtered = atomic_load(&o->filtered),
 		.filter_errors = atomic_load(&o->filter_errors),
-		.in_queue = queued + atomic_load(&o->redo_count),
+		.stop_dropped = atomic_load(&o->lost_at_stop),
+		.abandoned = atomic_load(&o->abandoned),
+		/* An abandoned worker's records are already counted in dropped. */
+		.in_queue = atomic_load(&o->abandoned) ? 0 : queued + atomic_load(&o->redo_count),
 		.paused = atomic_load(&o->fatal_flag) || atomic_load(&o->paused_until) > now_usec(),
 		.last_error_usec = atomic_load(&o->last_error_usec),
 	};
+}
+
+/*
+ * Join the worker, waiting at most until a second after the stop @deadline (CLOCK_MONOTONIC):
+ * the worker itself gives up at the deadline unless a plugin call blocks. If it is still
+ * running then, it is abandoned: what it still holds is counted as dropped and logged, and the
+ * output is left alone (no fini(), no free) for the rest of the process. Returns -ETIMEDOUT then.
+ */
+static int output_join(struct output *o, uint64_t deadline)
+{
+	uint64_t now = now_usec(), wait = (deadline > now ? deadline - now : 0) + USEC_PER_SEC;
+	uint64_t until = clock_usec(CLOCK_REALTIME) + wait, lost;
+	struct timespec ts = {.tv_sec = (time_t)(until / USEC_PER_SEC),
+			      .tv_nsec = (long)(until % USEC_PER_SEC * NSEC_PER_USEC)};
+	int r;
+
+	r = pthread_timedjoin_np(o->thread, NULL, &ts);
+	if (r == 0)
+		return 0;
+
+	pthread_mutex_lock(&o->lock);
+	atomic_store(&o->abandoned, true);
+	lost = o->q_count;
+	for (struct hbatch *b = o->pending; b; b = b->next)
+		lost += b->n;
+	pthread_mutex_unlock(&o->lock);
+	/* The worker is blocked in a plugin call, so redo[] does not change under us. */
+	lost += atomic_load(&o->redo_count);
+	atomic_fetch_add(&o->dropped, lost);
+	atomic_store(&o->lost_at_stop, lost);
+	log_error("Output '%s' is stuck in emit(), abandoning it; %" PRIu64
+		  " records not delivered, dropped.",
+		  o->name, lost);
+	return -ETIMEDOUT;
 }
 
 int plugin_host_stop(struct plugin_host *h, uint64_t timeout_usec)
@@ -1600,7 +1764,11 @@ int plugin_host_stop(struct plugin_host *h, uint64_t timeout_usec)
 		struct output *o = &h->outputs[i];
 
 		if (o->thread_started) {
-			(void)pthread_join(o->thread, NULL);
+			if (output_join(o, deadline) < 0) {
+				h->abandoned = true;
+				lost += atomic_load(&o->lost_at_stop);
+				continue;
+			}
 			o->thread_started = false;
 		} else {
 			output_shutdown(o, true);
@@ -1608,5 +1776,5 @@ int plugin_host_stop(struct plugin_host *h, uint64_t timeout_usec)
 		lost += atomic_load(&o->lost_at_stop);
 	}
 	h->stopped = true;
-	return lost > 0 ? -ETIMEDOUT : 0;
+	return lost > 0 || h->abandoned ? -ETIMEDOUT : 0;
 }

@@ -26,17 +26,30 @@ struct plugin_host_options {
 	bool check_owner;
 };
 
+/*
+ * Per-instance counters, all monotonic except in_queue and paused. Every record handed to an
+ * instance (plugin_host_enqueue() returned it for this instance) ends up in exactly one of
+ * delivered, filtered and dropped, or is still in in_queue.
+ */
 struct output_stats {
 	const char *name; /* instance; valid while the host lives */
 	const char *plugin;
-	uint64_t delivered;	  /* records the sink confirmed */
-	uint64_t retried;	  /* records re-offered (RETRY, REDO, FATAL) */
-	uint64_t dropped;	  /* DROP results + queue overflow + stop deadline */
-	uint64_t queue_dropped;	  /* of which: queue overflow (QueueFullPolicy=) */
-	uint64_t filtered;	  /* records dropped by Filters= */
-	uint64_t filter_errors;	  /* filter() failures (the record passed unchanged) */
+	uint64_t delivered; /* records the sink confirmed */
+	uint64_t retried;   /* re-offers (RETRY, REDO, FATAL); a record may count several times */
+	/*
+	 * Every record lost after enqueue, whatever the reason: queue overflow, a DROP (or
+	 * invalid) per-record result, out of memory while keeping records for a retry, a filter
+	 * error (fail closed), and what was left at the stop deadline or held by a worker
+	 * abandoned in a stuck plugin call. This is the number to report as loss.
+	 */
+	uint64_t dropped;
+	uint64_t queue_dropped;	  /* of dropped: queue overflow (QueueFullPolicy=) */
+	uint64_t filter_errors;	  /* of dropped: filter() failures (the record is dropped) */
+	uint64_t stop_dropped;	  /* of dropped: left at the stop deadline or abandoned */
+	uint64_t filtered;	  /* records a filter chose to drop (not a loss, not in dropped) */
 	uint64_t in_queue;	  /* queued + waiting for retry + in flight */
 	bool paused;		  /* FATAL or backing off */
+	bool abandoned;		  /* its worker was stuck at stop and left running */
 	uint64_t last_error_usec; /* CLOCK_REALTIME of the last RETRY/FATAL/REDO, 0 = never */
 };
 
@@ -79,8 +92,12 @@ size_t plugin_host_n_outputs(struct plugin_host *h);
 void plugin_host_stats(struct plugin_host *h, size_t i, struct output_stats *ret);
 /*
  * Stop accepting, drain every queue (retrying within the deadline), flush() with the remaining
- * time, fini() and join. Records left at the deadline are counted as dropped and logged.
- * Returns 0, or -ETIMEDOUT if some instance lost records at the deadline.
+ * time, fini() and join. Records left at the deadline are counted as dropped and logged. A
+ * worker still inside a plugin call one second after the deadline is abandoned: its records are
+ * counted as dropped, "Output 'X' is stuck in emit(), abandoning it" is logged, and that output
+ * (its plugin instance included: no fini()) is leaked on purpose by plugin_host_free(), the
+ * process being about to exit. Returns 0, or -ETIMEDOUT if some instance lost records at the
+ * deadline or was abandoned.
  */
 int plugin_host_stop(struct plugin_host *h, uint64_t timeout_usec);
 struct plugin_host *plugin_host_free(struct plugin_host *h);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * filter_redact: mask the parts of argv entries and of the `arguments` string that match
- * configured POSIX extended regexes. With a capture group only group 1 is replaced
- * (--password=(.*) → --password=***), else the whole match. The record is re-encoded byte for
+ * filter_redact: mask the parts of argv entries that match configured POSIX extended regexes,
+ * each entry matched on its own, and rebuild `arguments` from the redacted argv. With a capture
+ * group only group 1 is replaced (--password=(.*) → --password=***), else the whole match. The record is re-encoded byte for
  * byte except for the rewritten strings, so key order and everything else stay as they were.
  */
 #include <regex.h>
@@ -26,6 +26,7 @@ struct redact {
 	size_t n_edits, cap_edits;
 	struct vbuf texts; /* replacement strings back to back */
 	struct vbuf scratch;
+	struct vbuf args; /* `arguments` rebuilt from the redacted argv */
 };
 
 static const char *const redact_keys[] = {"Pattern", "Replacement", NULL};
@@ -41,6 +42,7 @@ static void redact_free(struct redact *f)
 	free(f->edits);
 	vbuf_done(&f->texts);
 	vbuf_done(&f->scratch);
+	vbuf_done(&f->args);
 	free(f);
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct redact *, redact_free)
@@ -174,37 +176,95 @@ static int redact_string(struct redact *f, const char *s, size_t n, size_t obj_o
 	return vbuf_append(&f->texts, f->scratch.data, f->scratch.len - 1);
 }
 
-/* Walk a process map: argv entries and arguments. */
+/*
+ * Append one argument to @b as record_format_arguments() (daemon/record.c) writes it into
+ * `arguments` (docs/event-schema.md): an argument that is empty or holds a space, tab, newline,
+ * `"`, `'` or `\` is wrapped in double quotes, with `"` and `\` escaped by a backslash.
+ */
+static int args_append(struct vbuf *b, const char *a, size_t n, bool first)
+{
+	bool quote = n == 0;
+	int r = first ? 0 : vbuf_putc(b, ' ');
+
+	for (size_t i = 0; i < n && !quote; i++)
+		quote = strchr(" \t\n\"'\\", a[i]) && a[i] != '\0';
+	if (r < 0 || !quote)
+		return r ?: vbuf_append(b, a, n);
+	r = vbuf_putc(b, '"');
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if (a[i] == '"' || a[i] == '\\')
+			r = vbuf_putc(b, '\\');
+		r = r ?: vbuf_putc(b, a[i]);
+	}
+	return r ?: vbuf_putc(b, '"');
+}
+
+/*
+ * Walk a process map. Each argv entry is matched on its own, so a pattern never runs from one
+ * argument into the next. When one changed, `arguments` is rebuilt from the redacted argv (not
+ * matched separately: the flattened string cannot tell "a b" from "a" "b").
+ */
 static int redact_process(struct redact *f, const uint8_t *base, struct mp_span proc)
 {
 	struct mp_span v;
 	struct mp_cursor c;
 	struct mp_obj o;
+	size_t first_edit = f->n_edits, idx = 0;
 	int r;
 
+	f->args.len = 0;
 	if (rv_find(proc, "argv", &v) >= 0) {
 		struct rv_iter it;
 		struct mp_span el;
 
 		if (rv_array_open(v, &it) >= 0)
 			while (rv_array_next(&it, &el) >= 0) {
+				size_t before = f->n_edits;
+				const char *text;
+				size_t len;
+
 				c = mp_cursor_make(el.data, el.size);
 				if (mp_read(&c, &o) < 0 || o.type != MP_STR)
-					continue;
+					return -EBADMSG; /* fail closed: the host drops it */
 				r = redact_string(f, (const char *)o.ptr, o.len,
 						  (size_t)(el.data - base), el.size);
 				if (r < 0)
 					return r;
+				text = (const char *)o.ptr;
+				len = o.len;
+				if (f->n_edits > before) {
+					text = f->texts.data + f->edits[before].text_off;
+					len = f->edits[before].text_len;
+				}
+				if (idx++ > 0) {
+					r = args_append(&f->args, text, len, idx == 2);
+					if (r < 0)
+						return r;
+				}
 			}
 	}
+	if (f->n_edits == first_edit)
+		return 0;
 	if (rv_find(proc, "arguments", &v) >= 0) {
 		c = mp_cursor_make(v.data, v.size);
-		if (mp_read(&c, &o) >= 0 && o.type == MP_STR) {
-			r = redact_string(f, (const char *)o.ptr, o.len, (size_t)(v.data - base),
-					  v.size);
-			if (r < 0)
-				return r;
+		if (mp_read(&c, &o) < 0 || o.type != MP_STR)
+			return -EBADMSG;
+		if (f->n_edits == f->cap_edits) {
+			size_t cap = f->cap_edits * 2;
+			struct edit *e = realloc(f->edits, cap * sizeof(*e));
+
+			if (!e)
+				return -ENOMEM;
+			f->edits = e;
+			f->cap_edits = cap;
 		}
+		f->edits[f->n_edits++] = (struct edit){.off = (size_t)(v.data - base),
+						       .len = v.size,
+						       .text_off = f->texts.len,
+						       .text_len = f->args.len};
+		r = vbuf_append(&f->texts, f->args.data, f->args.len);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }

@@ -7,6 +7,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 #include <syslog.h>
 #include <vigil/plugin.h>
 
@@ -23,10 +25,16 @@ struct file_out {
 	mode_t mode;
 	int fd;
 	uint64_t size; /* current file size */
+	bool regular;  /* a regular file: Mode= and rotation apply */
+	bool told_special;
+	uint64_t rotate_after; /* CLOCK_MONOTONIC usec: no rotation attempt before (failures) */
+	bool rotate_failing;   /* inside a burst of rotation failures: logged once */
 	bool failing;  /* inside a burst of write errors: logged once */
 	uint64_t failures;
 	struct vbuf buf;
 };
+
+#define ROTATE_RETRY_SEC 10U
 
 static const char *const file_keys[] = {"Path", "Format", "MaxSize", "Keep", "Mode", NULL};
 
@@ -66,28 +74,54 @@ static int parse_size(const char *s, uint64_t *ret)
 	return 0;
 }
 
+/*
+ * Open Path=. A symbolic link is refused (O_NOFOLLOW: root must not be steered into appending
+ * to, chmod()ing or rotating whatever the link points at). Mode= and rotation apply only to a
+ * regular file: a FIFO or a character device such as /dev/null is written to as it is, never
+ * chmod()ed or renamed.
+ */
 static int file_open(struct file_out *f)
 {
 	struct stat st;
 	int fd;
 
-	fd = open(f->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, f->mode);
+	fd = open(f->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW,
+		  f->mode);
 	if (fd < 0)
 		return -errno;
-	/* Mode= applies to the file whatever the umask or a previous owner left. */
-	if (fchmod(fd, f->mode) < 0 || fstat(fd, &st) < 0) {
+	if (fstat(fd, &st) < 0) {
 		int r = -errno;
 		close(fd);
 		return r;
 	}
+	f->regular = S_ISREG(st.st_mode);
+	/* Mode= applies to the file whatever the umask or a previous owner left. */
+	if (f->regular && fchmod(fd, f->mode) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	if (!f->regular && !f->told_special) {
+		f->host->log(f->host, LOG_INFO, 0,
+			     "'%s' is not a regular file: writing to it as it is, without "
+			     "Mode= or rotation",
+			     f->path);
+		f->told_special = true;
+	}
 	if (f->fd >= 0)
 		close(f->fd);
 	f->fd = fd;
-	f->size = (uint64_t)st.st_size;
+	f->size = f->regular ? (uint64_t)st.st_size : 0;
 	return 0;
 }
 
-/* path.N-1 → path.N … path → path.1, then a fresh path. Keep=0 just starts over. */
+/*
+ * path.N-1 → path.N … path → path.1, then a fresh path. Keep=0 just starts over. rename()
+ * replaces its target, so the oldest file goes only when the chain moves. If a rename fails,
+ * nothing more is moved and the current file stays open (the caller keeps appending and tries
+ * again later). If the fresh file cannot be opened after the renames, f->fd is closed (it is
+ * path.1 now) and set to -1, so the next attempt only opens, never rotates again.
+ */
 static int file_rotate(struct file_out *f)
 {
 	size_t n = strlen(f->path) + 16;
@@ -100,8 +134,6 @@ static int file_rotate(struct file_out *f)
 		if (unlink(f->path) < 0 && errno != ENOENT)
 			return -errno;
 	} else {
-		snprintf(to, n, "%s.%u", f->path, f->keep);
-		(void)unlink(to);
 		for (unsigned i = f->keep; i > 1; i--) {
 			snprintf(from, n, "%s.%u", f->path, i - 1);
 			snprintf(to, n, "%s.%u", f->path, i);
@@ -113,7 +145,19 @@ static int file_rotate(struct file_out *f)
 			return -errno;
 	}
 	r = file_open(f);
+	if (r < 0) {
+		close(f->fd);
+		f->fd = -1;
+	}
 	return r;
+}
+
+static uint64_t mono_usec(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static void file_free(struct file_out *f)
@@ -195,6 +239,11 @@ static int file_init(const struct vigil_host *host, void **ret)
 	}
 
 	r = file_open(f);
+	if (r == -ELOOP)
+		return host->log(host, LOG_ERR, r,
+				 "%s: [File] Path='%s' is a symbolic link, refusing to follow it; "
+				 "name the file itself",
+				 strempty(host->cfg_location(host, "File", "Path")), f->path);
 	if (r < 0)
 		return host->log(host, LOG_ERR, r, "Cannot open output file '%s': %m", f->path);
 
@@ -229,10 +278,28 @@ static enum vigil_status file_emit(void *instance, const struct vigil_batch *bat
 	if (f->buf.len == 0)
 		return VIGIL_OK;
 
-	if (f->fd < 0 || (f->max_size > 0 && f->size > 0 && f->size + f->buf.len > f->max_size)) {
-		r = f->fd < 0 ? file_open(f) : file_rotate(f);
+	if (f->fd < 0) {
+		r = file_open(f);
 		if (r < 0)
 			goto fail;
+	} else if (f->regular && f->max_size > 0 && f->size > 0 &&
+		   f->size + f->buf.len > f->max_size && mono_usec() >= f->rotate_after) {
+		r = file_rotate(f);
+		if (r < 0 && f->fd < 0)
+			goto fail; /* renamed, but no fresh file: the next attempt opens */
+		if (r < 0) {
+			/* Nothing lost: keep appending to the current file, try again later. */
+			if (!f->rotate_failing)
+				f->host->log(f->host, LOG_WARNING, r,
+					     "Cannot rotate '%s', appending to it and retrying "
+					     "every %u s: %m",
+					     f->path, ROTATE_RETRY_SEC);
+			f->rotate_failing = true;
+			f->rotate_after = mono_usec() + ROTATE_RETRY_SEC * 1000000ULL;
+		} else if (f->rotate_failing) {
+			f->host->log(f->host, LOG_INFO, 0, "Rotating '%s' works again", f->path);
+			f->rotate_failing = false;
+		}
 	}
 
 	p = f->buf.data;

@@ -9,6 +9,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test-daemon-cgroup.sh \
 	tests/integration/test-daemon-journald.sh \
 	tests/integration/test-daemon-restart.sh \
-	tests/integration/test-daemon-loss.sh
+	tests/integration/test-daemon-loss.sh \
+	tests/integration/test-daemon-stuck.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh

@@ -179,8 +179,9 @@ struct vigil_host {
  *	VIGIL_OK resumes delivery.
  * @filter: filter only. Return VIGIL_FILTER_PASS to pass @in unchanged, VIGIL_FILTER_REPLACE
  *	after writing one replacement msgpack record into @out, VIGIL_FILTER_DROP to drop it
- *	(counted as filtered), or a negative errno on failure (the record passes unchanged and
- *	the failure is counted).
+ *	(counted as filtered), or a negative errno on failure: the record is then dropped
+ *	(fail closed: a redaction filter that fails must not leak what it should hide) and
+ *	counted as a filter error and as lost.
  * @reopen: optional, output only. Reopen files after log rotation (the daemon received
  *	SIGUSR1); called on the worker thread between emit() calls.
  * @fini: release the instance; called exactly once after a successful init().

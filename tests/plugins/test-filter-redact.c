@@ -55,14 +55,43 @@ TEST(group_replaced_only)
 	ASSERT_EQ(run(inst, &sb, &json), VIGIL_FILTER_REPLACE);
 	ASSERT_NOT_NULL(json);
 	ASSERT_CONTAINS(json, "\"argv\":[\"mysql\",\"--user=bob\",\"--password=***\",\"db\"]");
-	/* (.*) on the joined string runs to its end: over-redaction, documented. */
-	ASSERT_CONTAINS(json, "\"arguments\":\"--user=bob --password=***\"");
+	/* arguments is rebuilt from the redacted argv: (.*) stops at the end of the argument */
+	ASSERT_CONTAINS(json, "\"arguments\":\"--user=bob --password=*** db\"");
 	ASSERT_TRUE(strstr(json, "s3cret") == NULL);
 	/* Everything else unchanged, same key order. */
 	ASSERT_TRUE(strncmp(json, "{\"process_exec\":{\"process\":{\"exec_id\":", 38) == 0);
 	ASSERT_CONTAINS(json, "\"argv_truncated\":false,\"unit\":\"nginx.service\"");
 	ASSERT_CONTAINS(json,
 			"\"node_name\":\"web-1\",\"time\":\"2026-11-21T23:59:01.123456789Z\"}");
+	free(json);
+	plugin->fini(inst);
+	fake_host_free(fh);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* "--password=a b" is one argument: all of it is masked, in argv and in arguments, and the
+ * next argument is left alone (matching the flattened string used to leave " b" visible). */
+TEST(argument_with_space_fully_masked_arguments_rebuilt)
+{
+	static const char *const argv[] = {"x", "--password=a b", "", "say \"hi\"", NULL};
+	struct fake_host *fh = fake_host_new("redact");
+	struct testproc p = testrec_curl;
+	msgpack_sbuffer sb;
+	char *json;
+	void *inst;
+
+	msgpack_sbuffer_init(&sb);
+	fake_host_set(fh, "Redact", "Pattern", "^--password=(.*)$");
+	ASSERT_NOT_NULL(inst = make(fh));
+	p.argv = argv;
+	p.arguments = "\"--password=a b\" \"\" \"say \\\"hi\\\"\"";
+	testrec_exec(&sb, &p, NULL);
+	ASSERT_EQ(run(inst, &sb, &json), VIGIL_FILTER_REPLACE);
+	ASSERT_NOT_NULL(json);
+	ASSERT_CONTAINS(json, "\"argv\":[\"x\",\"--password=***\",\"\",\"say \\\"hi\\\"\"]");
+	/* same quoting as the daemon: empty and special arguments quoted, " and \ escaped */
+	ASSERT_CONTAINS(json, "\"arguments\":\"--password=*** \\\"\\\" \\\"say \\\\\\\"hi\\\\\\\"\\\"\"");
+	ASSERT_TRUE(strstr(json, "a b") == NULL);
 	free(json);
 	plugin->fini(inst);
 	fake_host_free(fh);

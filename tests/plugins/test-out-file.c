@@ -2,7 +2,10 @@
 /* out_file.so through dlopen and the fake host: write, rotation, mode, reopen, bad paths. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "fake_host.h"
@@ -236,8 +239,125 @@ TEST(write_error_is_retry_logged_once)
 	ASSERT_EQ(emit_n(inst, 1, &sb), VIGIL_RETRY);
 	ASSERT_EQ(emit_n(inst, 1, &sb), VIGIL_RETRY);
 	ASSERT_EQ(emit_n(inst, 1, &sb), VIGIL_RETRY);
-	ASSERT_EQ(fh->n_logs, 1);
+	/* once "not a regular file" (info), once the write error */
+	ASSERT_EQ(fh->n_logs, 2);
+	ASSERT_CONTAINS(fake_host_logs(fh), "'/dev/full' is not a regular file");
 	ASSERT_CONTAINS(fake_host_logs(fh), "No space left on device");
+	plugin->fini(inst);
+	fake_host_free(fh);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* Path= a FIFO (no root needed) or a copy of /dev/null (mknod, root): written as it is, never
+ * chmod()ed to Mode= nor renamed by rotation however small MaxSize= is. */
+static void check_special(const char *name, mode_t type, dev_t dev)
+{
+	struct fake_host *fh = fake_host_new("file-test");
+	char p[256], p1[300];
+	msgpack_sbuffer sb;
+	struct stat st;
+	void *inst = NULL;
+	int rd = -1;
+
+	path_in_dir(p, sizeof(p), name);
+	snprintf(p1, sizeof(p1), "%s.1", p);
+	ASSERT_OK(mknod(p, type | 0644, dev) < 0 ? -errno : 0);
+	if (S_ISFIFO(type))
+		ASSERT_TRUE((rd = open(p, O_RDWR | O_NONBLOCK | O_CLOEXEC)) >= 0); /* a reader */
+	msgpack_sbuffer_init(&sb);
+	fake_host_set(fh, "File", "Path", p);
+	fake_host_set(fh, "File", "MaxSize", "1");
+	fake_host_set(fh, "File", "Mode", "0600");
+	ASSERT_OK(plugin->init(&fh->host, &inst));
+	ASSERT_EQ(emit_n(inst, 2, &sb), VIGIL_OK);
+	ASSERT_EQ(emit_n(inst, 2, &sb), VIGIL_OK);
+	ASSERT_EQ(emit_n(inst, 2, &sb), VIGIL_OK);
+	ASSERT_OK(stat(p, &st) < 0 ? -errno : 0);
+	ASSERT_EQ(st.st_mode & 07777, 0644);
+	ASSERT_EQ(st.st_mode & S_IFMT, type);
+	ASSERT_TRUE(access(p1, F_OK) < 0);
+	ASSERT_CONTAINS(fake_host_logs(fh), "is not a regular file");
+	if (rd >= 0) {
+		char buf[4096];
+		ssize_t n = read(rd, buf, sizeof(buf) - 1);
+
+		ASSERT_TRUE(n > 0);
+		buf[n] = 0;
+		ASSERT_TRUE(strncmp(buf, "{\"process_exec\":", 16) == 0);
+		close(rd);
+	}
+	plugin->fini(inst);
+	fake_host_free(fh);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+TEST(fifo_not_chmodded_nor_rotated)
+{
+	check_special("fifo", S_IFIFO, 0);
+}
+
+TEST(char_device_not_chmodded_nor_rotated)
+{
+	if (geteuid() != 0) {
+		printf("# mknod of a character device needs root, skipped\n");
+		return;
+	}
+	check_special("null", S_IFCHR, makedev(1, 3));
+}
+
+TEST(symlink_path_refused)
+{
+	struct fake_host *fh = fake_host_new("file-test");
+	char p[256], target[256];
+	void *inst = NULL;
+
+	path_in_dir(p, sizeof(p), "link.json");
+	path_in_dir(target, sizeof(target), "target.json");
+	ASSERT_OK(symlink(target, p) < 0 ? -errno : 0);
+	fake_host_set(fh, "File", "Path", p);
+	ASSERT_ERRNO(plugin->init(&fh->host, &inst), ELOOP);
+	ASSERT_CONTAINS(fake_host_logs(fh), "is a symbolic link, refusing to follow it");
+	ASSERT_TRUE(access(target, F_OK) < 0); /* nothing created through the link */
+	fake_host_free(fh);
+}
+
+/*
+ * A rename of the chain fails (path.2 is a non-empty directory): nothing is lost or deleted,
+ * the batch goes to the current file (RETRY forever used to stall the output), one warning.
+ */
+TEST(rotation_failure_keeps_appending_and_keeps_old_files)
+{
+	struct fake_host *fh = fake_host_new("file-test");
+	char p[256], p1[300], p2[300], p2f[320], *s;
+	msgpack_sbuffer sb;
+	void *inst = NULL;
+	int fd;
+
+	path_in_dir(p, sizeof(p), "rotfail.json");
+	snprintf(p1, sizeof(p1), "%s.1", p);
+	snprintf(p2, sizeof(p2), "%s.2", p);
+	snprintf(p2f, sizeof(p2f), "%s/x", p2);
+	ASSERT_OK(mkdir(p2, 0700) < 0 ? -errno : 0);
+	ASSERT_TRUE((fd = open(p2f, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) >= 0);
+	close(fd);
+	ASSERT_TRUE((fd = open(p1, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) >= 0);
+	ASSERT_EQ(write(fd, "old1\n", 5), 5);
+	close(fd);
+	msgpack_sbuffer_init(&sb);
+	fake_host_set(fh, "File", "Path", p);
+	fake_host_set(fh, "File", "MaxSize", "1K");
+	fake_host_set(fh, "File", "Keep", "2");
+	ASSERT_OK(plugin->init(&fh->host, &inst));
+	for (int i = 0; i < 5; i++)
+		ASSERT_EQ(emit_n(inst, 2, &sb), VIGIL_OK);
+	s = slurp(p);
+	ASSERT_EQ(count_lines(s), 10); /* everything appended: MaxSize= overshot, not stalled */
+	free(s);
+	s = slurp(p1);
+	ASSERT_STREQ(s, "old1\n"); /* the kept file was not deleted nor replaced */
+	free(s);
+	ASSERT_EQ(fh->n_logs, 1);
+	ASSERT_CONTAINS(fake_host_logs(fh), "Cannot rotate '");
 	plugin->fini(inst);
 	fake_host_free(fh);
 	msgpack_sbuffer_destroy(&sb);

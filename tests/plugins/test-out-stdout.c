@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -317,6 +318,95 @@ TEST(closed_reader_is_fatal_not_a_crash)
 	close(p[1]);
 	fake_host_free(fh);
 	msgpack_sbuffer_destroy(&sb[0]);
+}
+
+/* Read whatever @fd has right now (non-blocking) and append it to @buf. */
+static size_t drain(int fd, char *buf, size_t have, size_t cap)
+{
+	int fl = fcntl(fd, F_GETFL);
+	ssize_t n;
+
+	(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	while (have < cap && (n = read(fd, buf + have, cap - have)) > 0)
+		have += (size_t)n;
+	(void)fcntl(fd, F_SETFL, fl);
+	return have;
+}
+
+/*
+ * fd 1 is a blocking pipe nobody reads, holding less than one batch: emit() must come back (it
+ * used to wait for the reader forever, and with it vigild's SIGTERM), with the records it got
+ * out delivered and the rest given back (REDO), never a line written twice or cut in half.
+ */
+TEST(full_pipe_returns_without_duplicates_or_cut_lines)
+{
+	static char big[20001];
+	static char out[1 << 20];
+	const char *argv[] = {"curl", big, NULL};
+	struct fake_host *fh = fake_host_new("stdout-test");
+	struct testproc tp = testrec_curl;
+	msgpack_sbuffer sb[8];
+	uint8_t res[8];
+	unsigned delivered = 0, redo = 0, lines = 0;
+	size_t have = 0;
+	void *inst = NULL;
+	int p[2];
+
+	memset(big, 'a', sizeof(big) - 1);
+	tp.argv = argv;
+	tp.arguments = big;
+	for (unsigned i = 0; i < 8; i++) {
+		msgpack_sbuffer_init(&sb[i]);
+		testrec_exec(&sb[i], &tp, NULL);
+	}
+	unsetenv("JOURNAL_STREAM");
+	fake_host_set(fh, "Stdout", "Format", "json");
+	ASSERT_EQ(pipe2(p, O_CLOEXEC), 0); /* 64 KiB; 8 records are about 330 KiB */
+	ASSERT_OK(init_on(p[1], fh, &inst));
+	ASSERT_EQ(emit_on(p[1], inst, sb, 8, res), VIGIL_OK);
+	for (unsigned i = 0; i < 8; i++) {
+		delivered += res[i] == VIGIL_DELIVERED;
+		redo += res[i] == VIGIL_REDO;
+		/* what went out is a prefix of the batch */
+		if (i > 0 && res[i - 1] == VIGIL_REDO)
+			ASSERT_EQ(res[i], VIGIL_REDO);
+	}
+	ASSERT_TRUE(delivered >= 1);
+	ASSERT_TRUE(redo >= 1);
+	ASSERT_EQ(delivered + redo, 8);
+
+	/* Still full: the next call gives up with nothing of its batch written. */
+	ASSERT_EQ(emit_on(p[1], inst, sb, 1, res), VIGIL_RETRY);
+
+	/* The reader wakes up: flush() finishes the cut line, and every delivered line is
+	 * there exactly once and whole. */
+	have = drain(p[0], out, have, sizeof(out));
+	{
+		int saved = stdout_redirect(p[1]);
+		enum vigil_status st = plugin->flush(inst, 5000000);
+
+		stdout_restore(saved);
+		ASSERT_EQ(st, VIGIL_OK);
+	}
+	have = drain(p[0], out, have, sizeof(out));
+	ASSERT_TRUE(have > 0);
+	ASSERT_EQ(out[have - 1], '\n');
+	for (char *l = out; l < out + have;) {
+		char *nl = memchr(l, '\n', (size_t)(out + have - l));
+
+		ASSERT_NOT_NULL(nl);
+		ASSERT_TRUE(strncmp(l, "{\"process_exec\":", 16) == 0);
+		ASSERT_EQ(nl[-1], '}');
+		lines++;
+		l = nl + 1;
+	}
+	ASSERT_EQ(lines, delivered);
+	plugin->fini(inst);
+	close(p[0]);
+	close(p[1]);
+	fake_host_free(fh);
+	for (unsigned i = 0; i < 8; i++)
+		msgpack_sbuffer_destroy(&sb[i]);
 }
 
 int main(void)

@@ -448,6 +448,61 @@ TEST(refuses_group_or_world_writable)
 	}
 }
 
+TEST(refuses_symlink_and_writable_directory)
+{
+	char dir[PATH_MAX], link[PATH_MAX + 32], target[PATH_MAX + 32], *log;
+	struct plugin_host *h = NULL;
+	struct ocfg o;
+
+	ocfg_init(&o, "x", "record");
+	/* a symbolic link to a good plugin is refused: the link could be re-pointed later */
+	make_lonely_plugin(dir, sizeof(dir), 0755, -1);
+	snprintf(target, sizeof(target), "%s/real.so", dir);
+	snprintf(link, sizeof(link), "%s/out_record.so", dir);
+	ASSERT_OK(rename(link, target) < 0 ? -errno : 0);
+	ASSERT_OK(symlink(target, link) < 0 ? -errno : 0);
+	ASSERT_ERRNO(host_refuse(&o, dir, false, &log), ELOOP);
+	ASSERT_CONTAINS(log, "out_record.so: Plugin 'record' is a symbolic link, refusing to load.");
+	free(log);
+
+	/* a directory others may write to could get a plugin swapped in */
+	make_lonely_plugin(dir, sizeof(dir), 0755, -1);
+	chmod(dir, 0777);
+	ASSERT_ERRNO(host_refuse(&o, dir, false, &log), EPERM);
+	ASSERT_CONTAINS(log, ": Plugin directory is writable by group or others (mode 0777), "
+			     "refusing to load plugin 'record'.");
+	free(log);
+	chmod(dir, 0755);
+	ASSERT_OK(host_new_dir(dir, false, &o, 1, &h));
+	plugin_host_free(h);
+
+	if (geteuid() == 0) {
+		/* root-owned file in a directory owned by someone else */
+		make_lonely_plugin(dir, sizeof(dir), 0755, 0);
+		(void)!chown(dir, 65534, (gid_t)-1);
+		ASSERT_ERRNO(host_refuse(&o, dir, true, &log), EPERM);
+		ASSERT_CONTAINS(log, ": Plugin directory is owned by uid 65534, not root");
+		free(log);
+	}
+}
+
+TEST(same_fd_number_loads_the_right_plugin)
+{
+	struct plugin_host *h = NULL;
+	struct ocfg o[2];
+
+	/* Two different plugins loaded one after the other (descriptors reused in between)
+	 * must each be themselves, and one plugin used twice must load once. */
+	ocfg_init(&o[0], "a", "async");
+	ocfg_init(&o[1], "b", "record");
+	ASSERT_OK(host_new(o, 2, &h));
+	plugin_host_free(h);
+	ocfg_init(&o[0], "c", "record");
+	ocfg_init(&o[1], "d", "record");
+	ASSERT_OK(host_new(o, 2, &h));
+	plugin_host_free(h);
+}
+
 TEST(refuses_not_root_owned)
 {
 	char dir[PATH_MAX], *log;
@@ -724,9 +779,11 @@ TEST(filter_chain)
 	st = stats(h, 0);
 	ASSERT_EQ(st.filtered, 1);
 	ASSERT_EQ(st.filter_errors, 1);
-	ASSERT_EQ(st.delivered, 4);
+	/* Fail closed: the record the filter failed on is dropped, not passed unchanged. */
+	ASSERT_EQ(st.dropped, 1);
+	ASSERT_EQ(st.delivered, 3);
 	got = out_file("filtered", "delivered");
-	ASSERT_STREQ(got, "1 1 UP1!\n3 1 x3!\n4 1 UP4!\n5 1 fail5!\n");
+	ASSERT_STREQ(got, "1 1 UP1!\n3 1 x3!\n4 1 UP4!\n");
 	free(got);
 	/* the other output shares the record bytes and must see them unchanged */
 	got = out_file("plain", "delivered");
@@ -818,6 +875,69 @@ TEST(stop_deadline_counts_leftovers)
 	ASSERT_EQ(count_lines(calls, "fini"), 1);
 	free(calls);
 	plugin_host_free(h);
+}
+
+TEST(stop_abandons_worker_stuck_in_emit)
+{
+	struct plugin_host *h = NULL;
+	struct output_stats st;
+	struct ocfg o[2];
+	char *calls, *log, p[PATH_MAX];
+	int r, fd;
+
+	ocfg_init(&o[0], "blocked", "record");
+	ocfg_kv(&o[0], "Record", "Mode", "block");
+	ocfg_init(&o[1], "fine", "record");
+	ASSERT_OK(host_new(o, 2, &h));
+	ASSERT_OK(plugin_host_start(h));
+	enqueue_n(h, 1, 3);
+	/* emit() of the first batch is entered and blocks; more records queue behind it */
+	for (int i = 0; i < 20000; i++) {
+		calls = out_file("blocked", "calls");
+		r = strstr(calls, "emit") != NULL;
+		free(calls);
+		if (r)
+			break;
+		usleep(500);
+	}
+	enqueue_n(h, 4, 5);
+	WAIT_FOR(stats(h, 1).delivered == 5);
+	capture_begin();
+	r = plugin_host_stop(h, 100 * MSEC); /* returns: the join is bounded */
+	log = capture_end();
+	ASSERT_ERRNO(r, ETIMEDOUT);
+	ASSERT_CONTAINS(log, "Output 'blocked' is stuck in emit(), abandoning it; 5 records not "
+			     "delivered, dropped.");
+	free(log);
+	st = stats(h, 0);
+	ASSERT_TRUE(st.abandoned);
+	ASSERT_EQ(st.delivered, 0);
+	ASSERT_EQ(st.dropped, 5);
+	ASSERT_EQ(st.stop_dropped, 5);
+	ASSERT_EQ(st.in_queue, 0);
+	/* the healthy output was drained and finished as usual */
+	st = stats(h, 1);
+	ASSERT_FALSE(st.abandoned);
+	ASSERT_EQ(st.delivered, 5);
+	ASSERT_EQ(st.dropped, 0);
+	calls = out_file("fine", "calls");
+	ASSERT_EQ(count_lines(calls, "fini"), 1);
+	free(calls);
+	/* no fini() while emit() still runs: the instance is left alone */
+	calls = out_file("blocked", "calls");
+	ASSERT_EQ(count_lines(calls, "fini"), 0);
+	free(calls);
+	plugin_host_free(h); /* must not free what the stuck thread uses */
+
+	/* Let the stuck call return: the worker sees it was abandoned and touches nothing. */
+	snprintf(p, sizeof(p), "%s/output/blocked/release", state);
+	fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	ASSERT_TRUE(fd >= 0);
+	close(fd);
+	usleep(50 * 1000);
+	calls = out_file("blocked", "calls");
+	ASSERT_EQ(count_lines(calls, "fini"), 0);
+	free(calls);
 }
 
 TEST(stop_without_start)

@@ -8,6 +8,8 @@
  *   fatal    VIGIL_FATAL until the file "healthy" exists in the state directory; probe() says
  *            VIGIL_OK once it does
  *   stuck    always VIGIL_RETRY
+ *   block    emit() blocks until the file "release" exists in the state directory (a sink
+ *            stuck in a write), then delivers
  *   initfail init() fails with -EINVAL
  * Files: "delivered" gets "seq type data" per delivered record; "calls" a line per callback.
  */
@@ -21,14 +23,14 @@
 
 #include <vigil/plugin.h>
 
-enum mode { MODE_OK, MODE_FLAKY, MODE_PARTIAL, MODE_FATAL, MODE_STUCK };
+enum mode { MODE_OK, MODE_FLAKY, MODE_PARTIAL, MODE_FATAL, MODE_STUCK, MODE_BLOCK };
 
 struct rec {
 	const struct vigil_host *host;
 	enum mode mode;
 	unsigned fail_count, failed;
 	FILE *delivered, *calls;
-	char healthy[4096];
+	char healthy[4096], release[4096];
 	unsigned char redone[4096];
 };
 
@@ -60,10 +62,12 @@ static int rec_init(const struct vigil_host *host, void **ret)
 		  : !strcmp(m, "flaky")	  ? MODE_FLAKY
 		  : !strcmp(m, "partial") ? MODE_PARTIAL
 		  : !strcmp(m, "fatal")	  ? MODE_FATAL
+		  : !strcmp(m, "block")	  ? MODE_BLOCK
 					  : MODE_STUCK;
 	fc = host->cfg_get(host, "Record", "FailCount");
 	r->fail_count = fc ? (unsigned)atoi(fc) : 0;
 	(void)snprintf(r->healthy, sizeof(r->healthy), "%s/healthy", host->state_dir);
+	(void)snprintf(r->release, sizeof(r->release), "%s/release", host->state_dir);
 	r->delivered = open_state(host, "delivered");
 	r->calls = open_state(host, "calls");
 	if (!r->delivered || !r->calls) {
@@ -123,6 +127,11 @@ static enum vigil_status rec_emit(void *instance, const struct vigil_batch *b, u
 		break;
 	case MODE_STUCK:
 		st = VIGIL_RETRY;
+		break;
+	case MODE_BLOCK:
+		fflush(r->calls);
+		while (access(r->release, F_OK) < 0)
+			usleep(1000);
 		break;
 	default:
 		break;
