@@ -202,6 +202,85 @@ TEST(nested_and_non_string_keys)
 		    "\"[1,\\\"x\\\"]\":\"AP8=\",\"{}\":\"deep\",\"a\":[[],{\"b\":null}]}");
 }
 
+TEST(every_integer_width_in_maps_and_arrays)
+{
+	/* Map values and array items take the renderer's inline switch: every width, sign and
+	 * digit count (1, 2 and 3 digit uint8 included) must read as the same number. */
+	start();
+	msgpack_pack_map(&pk, 2);
+	testrec_pack_str(&pk, "u");
+	msgpack_pack_array(&pk, 12);
+	msgpack_pack_uint8(&pk, 9);
+	msgpack_pack_uint8(&pk, 10);
+	msgpack_pack_uint8(&pk, 99);
+	msgpack_pack_uint8(&pk, 100);
+	msgpack_pack_uint8(&pk, 200);
+	msgpack_pack_uint8(&pk, 255);
+	msgpack_pack_uint16(&pk, 1000);
+	msgpack_pack_uint16(&pk, 65535);
+	msgpack_pack_uint32(&pk, 4294967295u);
+	msgpack_pack_uint64(&pk, 10000000000000000000ull);
+	msgpack_pack_fix_uint8(&pk, 250);
+	msgpack_pack_fix_uint64(&pk, 42);
+	testrec_pack_str(&pk, "i");
+	msgpack_pack_map(&pk, 9);
+	testrec_pack_str(&pk, "a");
+	msgpack_pack_fix_int8(&pk, -128);
+	testrec_pack_str(&pk, "b");
+	msgpack_pack_fix_int8(&pk, 127);
+	testrec_pack_str(&pk, "c");
+	msgpack_pack_fix_int16(&pk, -32768);
+	testrec_pack_str(&pk, "d");
+	msgpack_pack_fix_int32(&pk, -2147483647 - 1);
+	testrec_pack_str(&pk, "e");
+	msgpack_pack_fix_int64(&pk, INT64_MIN);
+	testrec_pack_str(&pk, "f");
+	msgpack_pack_fix_int64(&pk, INT64_MAX);
+	testrec_pack_str(&pk, "g");
+	msgpack_pack_int8(&pk, -32);
+	testrec_pack_str(&pk, "h");
+	msgpack_pack_int8(&pk, -1);
+	testrec_pack_str(&pk, "i");
+	msgpack_pack_false(&pk);
+	ASSERT_JSON("{\"u\":[9,10,99,100,200,255,1000,65535,4294967295,10000000000000000000,250,42],"
+		    "\"i\":{\"a\":-128,\"b\":127,\"c\":-32768,\"d\":-2147483648,"
+		    "\"e\":-9223372036854775808,\"f\":9223372036854775807,\"g\":-32,\"h\":-1,"
+		    "\"i\":false}}");
+}
+
+TEST(non_string_keys_that_expand_more_than_six_fold)
+{
+	/* A key that is an array of 1-byte control-character strings renders as "\u0001" per
+	 * item and is then escaped again as a string: ~10 output bytes per input byte, more than
+	 * the room a map reserves up front. Also appended after existing output. */
+	enum { N = 3000 };
+	size_t cap = 16 * N + 64, len = 0;
+	char *want = malloc(cap);
+	static struct vbuf out;
+	int r;
+
+	ASSERT_NOT_NULL(want);
+	start();
+	msgpack_pack_map(&pk, 1);
+	msgpack_pack_array(&pk, N);
+	for (int i = 0; i < N; i++)
+		testrec_pack_strn(&pk, "\x01", 1);
+	testrec_pack_str(&pk, "v");
+	len += (size_t)sprintf(want + len, "xy{\"[");
+	for (int i = 0; i < N; i++)
+		len += (size_t)sprintf(want + len, "%s\\\"\\\\u0001\\\"", i ? "," : "");
+	len += (size_t)sprintf(want + len, "]\":\"v\"}");
+
+	out.len = 0;
+	ASSERT_OK(vbuf_append(&out, "xy", 2));
+	r = json_render((const uint8_t *)sb.data, sb.size, &out);
+	ASSERT_OK(r);
+	ASSERT_EQ(out.len, len);
+	ASSERT_MEMEQ(out.data, want, len);
+	free(want);
+	vbuf_done(&out);
+}
+
 TEST(bin_and_other_ext_are_base64)
 {
 	start();
