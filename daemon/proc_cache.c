@@ -632,6 +632,14 @@ static uint32_t exec_flags(uint32_t k)
 		f |= PROC_F_ERROR_BINARY;
 	if (k & VIGIL_EXEC_F_ERROR_CWD)
 		f |= PROC_F_ERROR_CWD;
+	if (k & VIGIL_EXEC_F_DELETED_BINARY)
+		f |= PROC_F_DELETED_BINARY;
+	if (k & VIGIL_EXEC_F_DELETED_CWD)
+		f |= PROC_F_DELETED_CWD;
+	if (k & VIGIL_EXEC_F_DETACHED_BINARY)
+		f |= PROC_F_DETACHED_BINARY;
+	if (k & VIGIL_EXEC_F_DETACHED_CWD)
+		f |= PROC_F_DETACHED_CWD;
 	return f;
 }
 
@@ -721,7 +729,9 @@ const struct proc_entry *proc_cache_on_clone(struct proc_cache *c,
 		s.f.argv_truncated = parent->argv_truncated;
 		s.f.exe_ino = parent->exe_ino;
 		s.f.flags |= parent->flags &
-			     (PROC_F_TRUNC_ARGS | PROC_F_TRUNC_BINARY | PROC_F_TRUNC_CWD);
+			     (PROC_F_TRUNC_ARGS | PROC_F_TRUNC_BINARY | PROC_F_TRUNC_CWD |
+			      PROC_F_DELETED_BINARY | PROC_F_DELETED_CWD | PROC_F_DETACHED_BINARY |
+			      PROC_F_DETACHED_CWD);
 		/* The child starts in its parent's cgroup unless the event says otherwise. */
 		memcpy(cgpath, parent->cgroup, parent->cgroup_len);
 		s.cgroup = cgpath;

@@ -32,6 +32,10 @@ enum {
 	PROC_F_ERROR_BINARY = 1 << 7,
 	PROC_F_ERROR_CWD = 1 << 8,
 	PROC_F_MISS = 1 << 9,
+	PROC_F_DELETED_BINARY = 1 << 10, /* the executed file was unlinked */
+	PROC_F_DELETED_CWD = 1 << 11,
+	PROC_F_DETACHED_BINARY = 1 << 12, /* not reachable from "/" (memfd, …): a bare name */
+	PROC_F_DETACHED_CWD = 1 << 13,
 };
 
 /* Defined by the record encoder (record.c); the cache only owns and frees it. */

@@ -410,6 +410,10 @@ static const struct {
 	{PROC_F_ERROR_BINARY, "errorBinary"},
 	{PROC_F_ERROR_CWD, "errorCwd"},
 	{PROC_F_MISS, "miss"},
+	{PROC_F_DELETED_BINARY, "deletedBinary"},
+	{PROC_F_DELETED_CWD, "deletedCwd"},
+	{PROC_F_DETACHED_BINARY, "detachedBinary"},
+	{PROC_F_DETACHED_CWD, "detachedCwd"},
 };
 
 size_t record_format_flags(uint32_t flags, char *buf, size_t bufsize)

@@ -58,6 +58,14 @@ is "$(jq -r "select(.process_exec.process.argv[1]? == \"$TAG-symlink\") | .proce
 is "$(jq -r "select(.process_exec.process.argv[1]? == \"$TAG-relative\") | .process_exec.process.binary" "$E" | head -n1)" "/usr/bin/true" "exec of a relative path: binary absolute"
 is "$(jq -r "select(.process_exec.process.argv[1]? == \"$TAG-relative\") | .process_exec.process.cwd" "$E" | head -n1)" "/usr/bin" "cwd follows chdir"
 
+# 4b. exec of a binary that was unlinked (through its still-open descriptor): flagged.
+cp /bin/true "$T/bin/gone"
+sh -c "exec 3< '$T/bin/gone'; rm '$T/bin/gone'; exec /proc/self/fd/3 '$TAG-deleted'"
+wait_for "$E" "select(.process_exec.process.argv[1]? == \"$TAG-deleted\")"
+REC=$(jq -c "select(.process_exec.process.argv[1]? == \"$TAG-deleted\") | .process_exec.process" "$E" | head -n1)
+is "$(echo "$REC" | jq -r .binary)" "$T/bin/gone" "deleted binary: path of the file as it was"
+check "deleted binary: flags contain deletedBinary" sh -c "echo '$REC' | jq -r .flags | grep -qw deletedBinary"
+
 # 5. exit status 0, 3 and death by SIGKILL.
 sh -c "exit 0" "$TAG-exit0"
 sh -c "exit 3" "$TAG-exit3"
