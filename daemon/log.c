@@ -92,7 +92,7 @@ int log_internalv(int level, int error, const char *file, int line, const char *
 	do {                                                                                       \
 		int _n = snprintf(buf, sizeof(buf), __VA_ARGS__);                                  \
 		iov[n].iov_base = buf;                                                             \
-		iov[n++].iov_len = _n < 0 ? 0 : MIN((size_t)_n, sizeof(buf) - 1);                 \
+		iov[n++].iov_len = _n < 0 ? 0 : MIN((size_t)_n, sizeof(buf) - 1);                  \
 	} while (0)
 		FIELD(message, "MESSAGE=%s", msg);
 		FIELD(priority, "PRIORITY=%d", level);

@@ -59,8 +59,8 @@ struct manager {
 	uint64_t events_in;   /* samples decoded */
 	uint64_t records_out; /* records handed to the plugin host */
 	uint64_t decode_errors;
-	uint64_t encode_errors; /* no cache entry or record could be built (out of memory) */
-	uint64_t enqueue_errors; /* the plugin host refused a record (out of memory) */
+	uint64_t encode_errors;	  /* no cache entry or record could be built (out of memory) */
+	uint64_t enqueue_errors;  /* the plugin host refused a record (out of memory) */
 	uint64_t duplicate_exits; /* second exit of one process (kernels without group_dead) */
 	uint64_t loss_reported[_LOSS_STAGE_MAX]; /* sum of counts reported in vigil_loss */
 	uint64_t loss_seen[_LOSS_STAGE_MAX];	 /* kernel/decode totals already reported */
@@ -486,8 +486,8 @@ int manager_new(struct vigil_config *cfg, const struct manager_options *o, struc
 
 	if (cfg->poll_interval_usec > 0) {
 		r = sd_event_add_time_relative(m->event, &m->poll_timer, CLOCK_MONOTONIC,
-					       cfg->poll_interval_usec, cfg->poll_interval_usec / 10,
-					       on_poll_timer, m);
+					       cfg->poll_interval_usec,
+					       cfg->poll_interval_usec / 10, on_poll_timer, m);
 		if (r >= 0)
 			r = sd_event_source_set_enabled(m->poll_timer, SD_EVENT_ON);
 		if (r < 0)

@@ -489,7 +489,7 @@ static struct loaded_plugin {
 	ino_t ino;
 	void *dl;
 	int fd;
-} *loaded;
+} * loaded;
 static size_t n_loaded;
 static pthread_mutex_t loaded_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -560,10 +560,11 @@ static int plugin_load(const struct plugin_host *h, uint32_t kind, const char *n
 				       "%04o), refusing to load plugin '%s'.",
 				       h->plugin_dir, (unsigned)(st.st_mode & 07777), name);
 	if (h->check_owner && st.st_uid != 0)
-		return log_error_errno(SYNTHETIC_ERRNO(EPERM),
-				       "%s: Plugin directory is owned by uid %u, not root, refusing "
-				       "to load plugin '%s'.",
-				       h->plugin_dir, (unsigned)st.st_uid, name);
+		return log_error_errno(
+			SYNTHETIC_ERRNO(EPERM),
+			"%s: Plugin directory is owned by uid %u, not root, refusing "
+			"to load plugin '%s'.",
+			h->plugin_dir, (unsigned)st.st_uid, name);
 
 	fd = openat(dfd, strrchr(path, '/') + 1,
 		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
@@ -572,9 +573,10 @@ static int plugin_load(const struct plugin_host *h, uint32_t kind, const char *n
 			return log_error_errno(SYNTHETIC_ERRNO(ENOENT),
 					       "Plugin '%s' not found: no %s", name, path);
 		if (errno == ELOOP)
-			return log_error_errno(SYNTHETIC_ERRNO(ELOOP),
-					       "%s: Plugin '%s' is a symbolic link, refusing to load.",
-					       path, name);
+			return log_error_errno(
+				SYNTHETIC_ERRNO(ELOOP),
+				"%s: Plugin '%s' is a symbolic link, refusing to load.", path,
+				name);
 		return log_error_errno(errno, "Plugin '%s': cannot access %s: %m", name, path);
 	}
 	if (fstat(fd, &st) < 0)

@@ -13,8 +13,8 @@
 #include "util/fmt.h"
 #include "util/macro.h"
 
-#define EXEC_ID_MAX   256 /* base64 of "<node≤64>:<8>:<20>:<10>:<20>" is < 180 */
-#define NODE_NAME_MAX 64
+#define EXEC_ID_MAX	  256 /* base64 of "<node≤64>:<8>:<20>:<10>:<20>" is < 180 */
+#define NODE_NAME_MAX	  64
 #define PARENT_MISS_SLOTS 64 /* power of two */
 
 struct proc_list {
@@ -93,7 +93,6 @@ static size_t base64url(const uint8_t *in, size_t n, char *out)
 	out[o] = 0;
 	return o;
 }
-
 
 int proc_exec_id(const char *node_name, const char *boot_id8, uint64_t start_ticks, uint32_t pid,
 		 uint64_t exe_ino, char *buf, size_t bufsize)

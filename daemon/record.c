@@ -574,8 +574,8 @@ static int encode_process(struct record_encoder *r, const struct proc_entry *p)
  * Append p's process object with @tid to the record. The encoding is taken from p's memo when
  * it is current, else built and (with a cache) memoised on p for the next record about it.
  */
-static void pack_process(struct record_encoder *r, struct proc_cache *c,
-			 const struct proc_entry *p, uint32_t tid)
+static void pack_process(struct record_encoder *r, struct proc_cache *c, const struct proc_entry *p,
+			 uint32_t tid)
 {
 	const struct proc_memo *m = p->memo;
 	const uint8_t *data;

@@ -2,8 +2,9 @@
 /*
  * filter_redact: mask the parts of argv entries that match configured POSIX extended regexes,
  * each entry matched on its own, and rebuild `arguments` from the redacted argv. With a capture
- * group only group 1 is replaced (--password=(.*) → --password=***), else the whole match. The record is re-encoded byte for
- * byte except for the rewritten strings, so key order and everything else stay as they were.
+ * group only group 1 is replaced (--password=(.*) → --password=***), else the whole match. The
+ * record is re-encoded byte for byte except for the rewritten strings, so key order and everything
+ * else stay as they were.
  */
 #include <regex.h>
 #include <stdio.h>

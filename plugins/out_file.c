@@ -29,7 +29,7 @@ struct file_out {
 	bool told_special;
 	uint64_t rotate_after; /* CLOCK_MONOTONIC usec: no rotation attempt before (failures) */
 	bool rotate_failing;   /* inside a burst of rotation failures: logged once */
-	bool failing;  /* inside a burst of write errors: logged once */
+	bool failing;	       /* inside a burst of write errors: logged once */
 	uint64_t failures;
 	struct vbuf buf;
 };

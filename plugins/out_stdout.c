@@ -24,7 +24,7 @@ struct stdout_out {
 	bool is_socket; /* send(MSG_NOSIGNAL) instead of write(): no SIGPIPE */
 	bool failing;
 	bool is_regular; /* a regular file never blocks: no poll() */
-	bool skip; /* SkipJournal=yes and fd 1 is the journal stream: accept, write nothing */
+	bool skip;	 /* SkipJournal=yes and fd 1 is the journal stream: accept, write nothing */
 	struct vbuf buf;
 	struct vbuf tail; /* rest of a line a timed-out emit() left half written */
 	size_t *ends;	  /* end offset of each record's line in buf */
@@ -148,10 +148,10 @@ static ssize_t stdout_write(struct stdout_out *s, const char *p, size_t len, int
 			if (k == 0)
 				break; /* timed out */
 		}
-		n = s->is_socket ? send(STDOUT_FILENO, p + done, len - done,
-					MSG_NOSIGNAL | MSG_DONTWAIT)
-				 : write(STDOUT_FILENO, p + done,
-					 s->is_regular ? len - done : MIN(len - done, PIPE_BUF));
+		n = s->is_socket
+			    ? send(STDOUT_FILENO, p + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT)
+			    : write(STDOUT_FILENO, p + done,
+				    s->is_regular ? len - done : MIN(len - done, PIPE_BUF));
 		if (n >= 0) {
 			done += (size_t)n;
 			continue;

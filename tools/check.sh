@@ -8,6 +8,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/tools/build.sh" "$top/build"
 
 status=0
+echo "=== make check-format ==="
+make -C "$top/build" check-format || status=1
+
 echo "=== make check ==="
 make -C "$top/build" -j2 check || status=1
 

@@ -25,7 +25,7 @@
 #include "record_view.h"
 
 #define JSON_MAX_DEPTH 64
-#define ONES 0x0101010101010101ULL
+#define ONES	       0x0101010101010101ULL
 
 int vbuf_grow(struct vbuf *b, size_t n)
 {
@@ -305,7 +305,6 @@ int json_append_string(struct vbuf *out, const void *s, size_t n)
 			    out->data);
 	return 0;
 }
-
 
 static inline char *put_2d(char *w, unsigned v)
 {
@@ -1000,7 +999,7 @@ int json_render(const uint8_t *data, size_t size, struct vbuf *out)
 {
 	struct mp_cursor c = mp_cursor_make(data, size);
 	size_t start = out->len;
-	struct jw j = { .out = out };
+	struct jw j = {.out = out};
 	int r;
 
 	/* Start from a real buffer so the cursor never does arithmetic on NULL. */

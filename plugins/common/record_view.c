@@ -67,7 +67,7 @@ static int span_next(struct mp_cursor *c, struct mp_span *ret)
 	if (r < 0)
 		return r;
 	if (ret)
-		*ret = (struct mp_span){ .data = start, .size = (size_t)(c->p - start) };
+		*ret = (struct mp_span){.data = start, .size = (size_t)(c->p - start)};
 	return 0;
 }
 
@@ -109,10 +109,10 @@ uint32_t rv_event_type(const char *key, size_t len)
 		const char *name;
 		uint32_t type;
 	} table[] = {
-		{ "process_exec", VIGIL_RECORD_PROCESS_EXEC },
-		{ "process_exit", VIGIL_RECORD_PROCESS_EXIT },
-		{ "process_clone", VIGIL_RECORD_PROCESS_CLONE },
-		{ "vigil_loss", VIGIL_RECORD_VIGIL_LOSS },
+		{"process_exec", VIGIL_RECORD_PROCESS_EXEC},
+		{"process_exit", VIGIL_RECORD_PROCESS_EXIT},
+		{"process_clone", VIGIL_RECORD_PROCESS_CLONE},
+		{"vigil_loss", VIGIL_RECORD_VIGIL_LOSS},
 	};
 
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
@@ -244,7 +244,7 @@ int rv_array_open(struct mp_span value, struct rv_iter *ret)
 		return r;
 	if (o.type != MP_ARRAY)
 		return -EMEDIUMTYPE;
-	*ret = (struct rv_iter){ .c = c, .left = o.len };
+	*ret = (struct rv_iter){.c = c, .left = o.len};
 	return 0;
 }
 

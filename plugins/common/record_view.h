@@ -62,7 +62,7 @@ struct mp_span {
 
 static inline struct mp_cursor mp_cursor_make(const uint8_t *data, size_t size)
 {
-	return (struct mp_cursor){ .p = data, .end = data + size };
+	return (struct mp_cursor){.p = data, .end = data + size};
 }
 
 static inline uint16_t mp_be16(const uint8_t *p)

@@ -90,7 +90,8 @@ TEST(argument_with_space_fully_masked_arguments_rebuilt)
 	ASSERT_NOT_NULL(json);
 	ASSERT_CONTAINS(json, "\"argv\":[\"x\",\"--password=***\",\"\",\"say \\\"hi\\\"\"]");
 	/* same quoting as the daemon: empty and special arguments quoted, " and \ escaped */
-	ASSERT_CONTAINS(json, "\"arguments\":\"--password=*** \\\"\\\" \\\"say \\\\\\\"hi\\\\\\\"\\\"\"");
+	ASSERT_CONTAINS(json,
+			"\"arguments\":\"--password=*** \\\"\\\" \\\"say \\\\\\\"hi\\\\\\\"\\\"\"");
 	ASSERT_TRUE(strstr(json, "a b") == NULL);
 	free(json);
 	plugin->fini(inst);

@@ -462,7 +462,8 @@ TEST(refuses_symlink_and_writable_directory)
 	ASSERT_OK(rename(link, target) < 0 ? -errno : 0);
 	ASSERT_OK(symlink(target, link) < 0 ? -errno : 0);
 	ASSERT_ERRNO(host_refuse(&o, dir, false, &log), ELOOP);
-	ASSERT_CONTAINS(log, "out_record.so: Plugin 'record' is a symbolic link, refusing to load.");
+	ASSERT_CONTAINS(log,
+			"out_record.so: Plugin 'record' is a symbolic link, refusing to load.");
 	free(log);
 
 	/* a directory others may write to could get a plugin swapped in */
