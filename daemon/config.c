@@ -1200,6 +1200,32 @@ static void output_done(struct vigil_output_config *o)
 	free(o->kvs);
 }
 
+/*
+ * Parse main (if any) and then every drop-in, in order, into kvs, recording each file for
+ * --cat-config. Returns 0, -EINVAL if some file had an error (all were still parsed, so every
+ * error is reported), or another -errno that stopped parsing.
+ */
+static int parse_files(struct vigil_config *c, const char *main, const struct conf_list *dropins,
+		       section_check_t check, struct kv_list *kvs)
+{
+	int r = 0, q;
+
+	for (size_t i = 0; i <= dropins->n; i++) {
+		const char *path = i == 0 ? main : dropins->entries[i - 1].path;
+
+		if (!path)
+			continue;
+		if (strv_consume(&c->files, strdup(path)) < 0)
+			return -ENOMEM;
+		q = parse_file(c, path, check, kvs);
+		if (q < 0 && q != -EINVAL)
+			return q;
+		if (q < 0)
+			r = q;
+	}
+	return r;
+}
+
 static int output_load(struct vigil_config *c, const struct found_output *f,
 		       struct vigil_output_config *o)
 {
@@ -1210,7 +1236,7 @@ static int output_load(struct vigil_config *c, const struct found_output *f,
 	*o = output_defaults;
 	o->name = strdup(f->name);
 	o->path = strdup(f->path);
-	if (!o->name || !o->path || strv_consume(&c->files, strdup(f->path)) < 0)
+	if (!o->name || !o->path)
 		return -ENOMEM;
 
 	if (!instance_name_is_valid(f->name)) {
@@ -1220,22 +1246,11 @@ static int output_load(struct vigil_config *c, const struct found_output *f,
 		r = -EINVAL;
 	}
 
-	q = parse_file(c, f->path, NULL, &kvs);
+	q = parse_files(c, f->path, &f->dropins, NULL, &kvs);
 	if (q < 0 && q != -EINVAL)
 		goto out;
 	if (q < 0)
 		r = q;
-	for (size_t i = 0; i < f->dropins.n; i++) {
-		if (strv_consume(&c->files, strdup(f->dropins.entries[i].path)) < 0) {
-			q = -ENOMEM;
-			goto out;
-		}
-		q = parse_file(c, f->dropins.entries[i].path, NULL, &kvs);
-		if (q < 0 && q != -EINVAL)
-			goto out;
-		if (q < 0)
-			r = q;
-	}
 
 	for (size_t i = 0; i < kvs.n; i++) {
 		const struct vigil_kv *kv = &kvs.kvs[i];
@@ -1342,28 +1357,11 @@ static int load_main(struct vigil_config *c, const struct discovery *d)
 	struct kv_list kvs = {};
 	int r = 0, q = 0;
 
-	if (d->main) {
-		if (strv_consume(&c->files, strdup(d->main)) < 0) {
-			q = -ENOMEM;
-			goto out;
-		}
-		q = parse_file(c, d->main, main_section_check, &kvs);
-		if (q < 0 && q != -EINVAL)
-			goto out;
-		if (q < 0)
-			r = q;
-	}
-	for (size_t i = 0; i < d->dropins.n; i++) {
-		if (strv_consume(&c->files, strdup(d->dropins.entries[i].path)) < 0) {
-			q = -ENOMEM;
-			goto out;
-		}
-		q = parse_file(c, d->dropins.entries[i].path, main_section_check, &kvs);
-		if (q < 0 && q != -EINVAL)
-			goto out;
-		if (q < 0)
-			r = q;
-	}
+	q = parse_files(c, d->main, &d->dropins, main_section_check, &kvs);
+	if (q < 0 && q != -EINVAL)
+		goto out;
+	if (q < 0)
+		r = q;
 	for (size_t i = 0; i < kvs.n; i++) {
 		q = apply_kv(c, &kvs.kvs[i], main_keys, ELEMENTSOF(main_keys), c, &config_defaults);
 		if (q > 0) {
