@@ -890,8 +890,9 @@ static int parse_item_retry_max(const char *v, void *field, const void *dflt, si
 static int parse_item_exit_grace(const char *v, void *field, const void *dflt, size_t size,
 				 const char **reason)
 {
-	return parse_usec_bounded(v, field, dflt, size, 0, 86400 * USEC_PER_SEC,
-				  "must be a time span between 0 and 1d", reason);
+	/* Not 0: exited entries resolve late events and de-duplicate exits (manager.c). */
+	return parse_usec_bounded(v, field, dflt, size, 100 * USEC_PER_MSEC, 86400 * USEC_PER_SEC,
+				  "must be a time span between 100ms and 1d", reason);
 }
 
 static int parse_item_bool(const char *v, void *field, const void *dflt, size_t size,

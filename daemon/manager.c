@@ -71,6 +71,7 @@ struct manager {
 	uint64_t last_status_usec;
 	bool stopping;
 	unsigned drain_left; /* samples this drain may still handle */
+	bool drain_again; /* the last drain ran out of budget: drain again at once */
 };
 
 /*
@@ -197,7 +198,8 @@ static void manager_drain(struct manager *m)
 	plugin_host_hold_wakeups(m->host);
 	r = bpf_loader_consume(m->bpf);
 	plugin_host_release_wakeups(m->host);
-	if (r == -EAGAIN) {
+	m->drain_again = r == -EAGAIN;
+	if (m->drain_again) {
 		/* Budget used up: come back right after the loop has run its other sources. */
 		if (m->poll_timer)
 			(void)sd_event_source_set_time(m->poll_timer, 0);
@@ -221,8 +223,8 @@ static int on_poll_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	uint64_t now;
 
 	manager_drain(m);
-	if (sd_event_source_get_time(s, &usec) >= 0 && usec == 0)
-		return 0; /* the drain asked to be called again at once */
+	if (m->drain_again)
+		return 0; /* the drain set the timer to fire again at once */
 	if (sd_event_now(m->event, CLOCK_MONOTONIC, &now) < 0)
 		now = usec;
 	return sd_event_source_set_time(s, now + m->cfg->poll_interval_usec);

@@ -531,6 +531,7 @@ static int plugin_load(const struct plugin_host *h, uint32_t kind, const char *n
 	char fdpath[64];
 	struct stat st;
 	void *dl;
+	int r;
 
 	if (!plugin_name_valid(name))
 		return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
@@ -605,9 +606,12 @@ static int plugin_load(const struct plugin_host *h, uint32_t kind, const char *n
 			return log_error_errno(SYNTHETIC_ERRNO(ENOEXEC),
 					       "%s: Plugin '%s' failed to load: %s", path, name,
 					       dlerror());
-		if (loaded_add(&st, dl, fd) < 0)
+		r = loaded_add(&st, dl, fd);
+		/* Kept open on purpose even on failure: the library stays loaded under
+		 * /proc/self/fd/N, so N must never be reused (see loaded_add()). */
+		fd = -1;
+		if (r < 0)
 			return log_oom();
-		fd = -1; /* kept open on purpose: see loaded_add() */
 	}
 	p = dlsym(dl, VIGIL_PLUGIN_ENTRY);
 	if (!p)
@@ -1194,6 +1198,11 @@ static void output_collect_acks(struct output *o)
 	struct hbatch *acked = NULL, **tail = &acked;
 
 	pthread_mutex_lock(&o->lock);
+	if (atomic_load(&o->abandoned)) {
+		/* Abandoned at stop: its pending batches were counted as dropped already. */
+		pthread_mutex_unlock(&o->lock);
+		return;
+	}
 	for (struct hbatch **p = &o->pending; *p;) {
 		struct hbatch *b = *p;
 
@@ -1234,6 +1243,9 @@ static void output_shutdown(struct output *o, bool flush)
 		if (st != VIGIL_OK)
 			log_warning("Output '%s': flush() did not complete (status %d).", o->name,
 				    (int)st);
+		/* flush() may have outlived the stop deadline: then all was counted already. */
+		if (atomic_load(&o->abandoned))
+			return;
 		output_collect_acks(o);
 	}
 
@@ -1718,12 +1730,13 @@ void plugin_host_stats(struct plugin_host *h, size_t i, struct output_stats *ret
 static int output_join(struct output *o, uint64_t deadline)
 {
 	uint64_t now = now_usec(), wait = (deadline > now ? deadline - now : 0) + USEC_PER_SEC;
-	uint64_t until = clock_usec(CLOCK_REALTIME) + wait, lost;
+	uint64_t until = clock_usec(CLOCK_MONOTONIC) + wait, lost;
 	struct timespec ts = {.tv_sec = (time_t)(until / USEC_PER_SEC),
 			      .tv_nsec = (long)(until % USEC_PER_SEC * NSEC_PER_USEC)};
 	int r;
 
-	r = pthread_timedjoin_np(o->thread, NULL, &ts);
+	/* A monotonic deadline: a clock step during shutdown must not stretch or cut it. */
+	r = pthread_clockjoin_np(o->thread, NULL, CLOCK_MONOTONIC, &ts);
 	if (r == 0)
 		return 0;
 
@@ -1737,7 +1750,7 @@ static int output_join(struct output *o, uint64_t deadline)
 	lost += atomic_load(&o->redo_count);
 	atomic_fetch_add(&o->dropped, lost);
 	atomic_store(&o->lost_at_stop, lost);
-	log_error("Output '%s' is stuck in emit(), abandoning it; %" PRIu64
+	log_error("Output '%s' is stuck in a plugin call, abandoning it; %" PRIu64
 		  " records not delivered, dropped.",
 		  o->name, lost);
 	return -ETIMEDOUT;

@@ -85,11 +85,17 @@ static int file_open(struct file_out *f)
 	struct stat st;
 	int fd;
 
-	fd = open(f->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW,
+	/*
+	 * O_NONBLOCK only for the open: a FIFO without a reader then fails with ENXIO (retried
+	 * later) instead of blocking this thread. Writes are blocking again; a reader that stalls
+	 * for good is handled by the host's stop deadline.
+	 */
+	fd = open(f->path,
+		  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK,
 		  f->mode);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0) {
+	if (fstat(fd, &st) < 0 || fcntl(fd, F_SETFL, O_APPEND) < 0) {
 		int r = -errno;
 		close(fd);
 		return r;
@@ -239,6 +245,12 @@ static int file_init(const struct vigil_host *host, void **ret)
 	}
 
 	r = file_open(f);
+	if (r == -ENXIO) {
+		/* A FIFO nobody reads yet: not an error, the first emit() opens it. */
+		host->log(host, LOG_NOTICE, 0, "'%s' has no reader yet, will open it later",
+			  f->path);
+		r = 0;
+	}
 	if (r == -ELOOP)
 		return host->log(host, LOG_ERR, r,
 				 "%s: [File] Path='%s' is a symbolic link, refusing to follow it; "

@@ -41,7 +41,7 @@ fi
 ok 0 "vigild exits within 10 s of SIGTERM"
 wait "$VIGILD_PID"; VIGILD_STATUS=$?; VIGILD_PID=""
 diag "exit status $VIGILD_STATUS"
-grep -E "Output 'stdout'(: [0-9]+ records not delivered before the stop deadline, dropped| is stuck in emit\(\), abandoning it)" "$VIGILD_LOG" >"$T/lost"
+grep -E "Output 'stdout'(: [0-9]+ records not delivered before the stop deadline, dropped| is stuck in a plugin call, abandoning it)" "$VIGILD_LOG" >"$T/lost"
 ok $? "the stuck output's undelivered records are reported in the log"
 diag "$(cat "$T/lost")"
 N=$(sed -n 's/.* \([0-9][0-9]*\) records not delivered.*/\1/p' "$T/lost" | head -n1)

@@ -296,6 +296,35 @@ TEST(fifo_not_chmodded_nor_rotated)
 	check_special("fifo", S_IFIFO, 0);
 }
 
+/* A FIFO nobody reads yet: init() neither blocks nor fails; emit() retries until a reader comes. */
+TEST(fifo_without_reader_is_retried)
+{
+	struct fake_host *fh = fake_host_new("file-test");
+	msgpack_sbuffer sb;
+	void *inst = NULL;
+	char p[256], buf[4096];
+	ssize_t n;
+	int rd;
+
+	path_in_dir(p, sizeof(p), "lonely-fifo");
+	ASSERT_OK(mkfifo(p, 0600) < 0 ? -errno : 0);
+	msgpack_sbuffer_init(&sb);
+	fake_host_set(fh, "File", "Path", p);
+	ASSERT_OK(plugin->init(&fh->host, &inst));
+	ASSERT_EQ(emit_n(inst, 1, &sb), VIGIL_RETRY);
+	rd = open(p, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	ASSERT_TRUE(rd >= 0);
+	ASSERT_EQ(emit_n(inst, 1, &sb), VIGIL_OK);
+	n = read(rd, buf, sizeof(buf) - 1);
+	ASSERT_TRUE(n > 0);
+	buf[n] = 0;
+	ASSERT_TRUE(strncmp(buf, "{\"process_exec\":", 16) == 0);
+	close(rd);
+	plugin->fini(inst);
+	fake_host_free(fh);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 TEST(char_device_not_chmodded_nor_rotated)
 {
 	if (geteuid() != 0) {

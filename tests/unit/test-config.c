@@ -671,7 +671,7 @@ TEST(time_span_bounds)
 {
 	static const char *const st = "must be a time span between 1s and 1h";
 	static const char *const poll = "must be a time span between 0 and 1s";
-	static const char *const grace = "must be a time span between 0 and 1d";
+	static const char *const grace = "must be a time span between 100ms and 1d";
 
 	/* StatusIntervalSec: 0 would busy-loop the status timer. */
 	expect_bad_time("Daemon", "StatusIntervalSec", "0", st);
@@ -689,7 +689,8 @@ TEST(time_span_bounds)
 
 	expect_bad_time("ProcessCache", "ExitGraceSec", "infinity", grace);
 	expect_bad_time("ProcessCache", "ExitGraceSec", "1d 1s", grace);
-	ASSERT_EQ(load_time("ProcessCache", "ExitGraceSec", "0"), 0);
+	expect_bad_time("ProcessCache", "ExitGraceSec", "0", grace);
+	ASSERT_EQ(load_time("ProcessCache", "ExitGraceSec", "100ms"), 100 * USEC_PER_MSEC);
 	ASSERT_EQ(load_time("ProcessCache", "ExitGraceSec", "1d"), 86400 * USEC_PER_SEC);
 
 	/* RetryMaxSec: 0 used to become 30s silently, infinity wrapped now + retry. */
