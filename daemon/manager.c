@@ -71,7 +71,7 @@ struct manager {
 	uint64_t last_status_usec;
 	bool stopping;
 	unsigned drain_left; /* samples this drain may still handle */
-	bool drain_again; /* the last drain ran out of budget: drain again at once */
+	bool drain_again;    /* the last drain ran out of budget: drain again at once */
 };
 
 /*

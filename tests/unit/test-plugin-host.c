@@ -907,8 +907,9 @@ TEST(stop_abandons_worker_stuck_in_emit)
 	r = plugin_host_stop(h, 100 * MSEC); /* returns: the join is bounded */
 	log = capture_end();
 	ASSERT_ERRNO(r, ETIMEDOUT);
-	ASSERT_CONTAINS(log, "Output 'blocked' is stuck in a plugin call, abandoning it; 5 records not "
-			     "delivered, dropped.");
+	ASSERT_CONTAINS(log,
+			"Output 'blocked' is stuck in a plugin call, abandoning it; 5 records not "
+			"delivered, dropped.");
 	free(log);
 	st = stats(h, 0);
 	ASSERT_TRUE(st.abandoned);
