@@ -166,8 +166,14 @@ static long vigil_walk_step(__u32 i, void *ctx)
 		/* Top of this mount: continue from its mount point in the parent mount. */
 		mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
 		if (!mnt_parent || mnt_parent == mnt) {
-			/* Top of the mount tree (the root is outside ours, or detached). */
-			w->state = VIGIL_WALK_DONE;
+			/*
+			 * Top of the mount tree without meeting the task's root. The root mount
+			 * of a mount namespace: the path is absolute from there (the task is
+			 * chrooted below it). Any other mount was detached (umount -l): no path
+			 * leads there, so what was collected is relative to that mount.
+			 */
+			w->state = BPF_CORE_READ(mnt, mnt_ns, root) == mnt ? VIGIL_WALK_DONE
+									   : VIGIL_WALK_DETACHED;
 			return 1;
 		}
 		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
@@ -243,10 +249,14 @@ static __always_inline int vigil_path_resolve(const struct path *path, const str
 		w.off = VIGIL_PATH_MAX - 1;
 		buf[w.off] = '/';
 	}
-	*ret_off = w.off;
-	if (w.state == VIGIL_WALK_DETACHED)
+	if (w.state == VIGIL_WALK_DETACHED) {
+		/* Relative to a detached top: no leading '/' (see VIGIL_EXEC_F_DETACHED_*). */
+		if (w.off < VIGIL_PATH_MAX - 1 && buf[w.off & (VIGIL_PATH_MAX - 1)] == '/')
+			w.off++;
 		ret |= VIGIL_PATH_DETACHED;
-	else if (w.state != VIGIL_WALK_DONE)
+	}
+	*ret_off = w.off;
+	if (w.state != VIGIL_WALK_DETACHED && w.state != VIGIL_WALK_DONE)
 		ret |= VIGIL_PATH_TRUNC;
 	return ret;
 }

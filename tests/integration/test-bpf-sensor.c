@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -605,6 +606,40 @@ TEST(exec_memfd_is_detached)
 	ASSERT_FALSE(e->flags & (VIGIL_EXEC_F_DELETED_BINARY | VIGIL_EXEC_F_TRUNC_BINARY |
 				 VIGIL_EXEC_F_ERROR_BINARY | VIGIL_EXEC_F_DETACHED_CWD));
 	ASSERT_EQ(e->exe_ino, st.st_ino);
+}
+
+/* Exec from a mount detached with umount -l: no path leads there, so DETACHED and relative. */
+TEST(exec_on_detached_mount_is_detached)
+{
+	char dir[PATH_MAX + 32], file[PATH_MAX + 64];
+	char *argv[] = {"detached", NULL};
+	const struct vigil_exec_event *e;
+	_cleanup_free_ char *bin = NULL;
+	pid_t pid;
+	int fd, wfd;
+
+	setup();
+	snprintf(dir, sizeof(dir), "%s/detach-mnt", tmpdir);
+	ASSERT_OK(mkdir(dir, 0700) < 0 ? -errno : 0);
+	ASSERT_OK(mount("tmpfs", dir, "tmpfs", 0, "size=8m") < 0 ? -errno : 0);
+	snprintf(file, sizeof(file), "%s/true-copy", dir);
+	wfd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
+	ASSERT_GE(wfd, 0);
+	ASSERT_OK(copy_true(wfd));
+	close(wfd);
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ASSERT_OK(umount2(dir, MNT_DETACH) < 0 ? -errno : 0);
+	pid = spawn_fd(fd, argv);
+	ASSERT_GE(pid, 0);
+	e = wait_event(VIGIL_EV_EXEC, pid);
+	ASSERT_NOT_NULL(e);
+	ASSERT_EQ(reap(pid), 0);
+	close(fd);
+	(void)rmdir(dir);
+	bin = exec_binary(e);
+	ASSERT_STREQ(bin, "true-copy");
+	ASSERT_TRUE(e->flags & VIGIL_EXEC_F_DETACHED_BINARY);
 }
 
 /* Exec of an unlinked binary, and from a removed cwd: the old path plus a DELETED flag. */

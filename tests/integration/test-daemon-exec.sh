@@ -9,7 +9,7 @@ C="$T/conf"
 make_config "$C"
 
 # A process started before vigild: it must later appear as a parent, flagged procFS.
-sh -c "sleep 30; true" &
+sh -c "sleep 30; true" >/dev/null 2>&1 &
 EARLY=$!
 
 start_vigild "$C" || { ok 1 "vigild starts"; tap_done; }
@@ -83,7 +83,8 @@ check "fork without exec gives a process_clone record" sh -c "jq -e 'select(.pro
 is "$(jq -c "select(.process_exit.process.argv[-1]? == \"$TAG-fork\")" "$E" | wc -l | tr -d ' ')" "2" "two processes (shell and subshell) give two exits"
 
 # 7. the process started before vigild is known, flagged procFS.
-kill $EARLY 2>/dev/null; wait $EARLY 2>/dev/null
+# End its sleep child, so no orphan keeps the TAP pipe open; the shell then exits.
+pkill -TERM -P $EARLY 2>/dev/null; wait $EARLY 2>/dev/null
 wait_for "$E" "select(.process_exit.process.pid == $EARLY)"
 REC=$(jq -c "select(.process_exit.process.pid == $EARLY)" "$E" | head -n1)
 check "process started before vigild: exit record has its binary" sh -c "echo '$REC' | jq -e '.process_exit.process.binary == \"/usr/bin/dash\" or .process_exit.process.binary == \"/usr/bin/bash\"'"

@@ -10,7 +10,7 @@ TAG="vigilrs$$"
 C="$T/conf"; make_config "$C"; E="$C/events.json"
 
 start_vigild "$C" || { ok 1 "first vigild starts"; tap_done; }
-sh -c 'sleep 300' "$TAG" &
+sh -c 'sleep 300; true' "$TAG" >/dev/null 2>&1 &
 LONG=$!
 wait_for "$E" "select(.process_exec.process.pid == $LONG)"
 ok $? "first vigild sees the exec"
@@ -21,7 +21,7 @@ is "$VIGILD_STATUS" "0" "first vigild stops cleanly"
 
 mv "$E" "$E.first"
 start_vigild "$C" || { ok 1 "second vigild starts"; tap_done; }
-kill $LONG; wait $LONG 2>/dev/null
+pkill -TERM -P $LONG; wait $LONG 2>/dev/null  # its sleep dies, then the shell exits
 wait_for "$E" "select(.process_exit.process.pid == $LONG)"
 ok $? "second vigild sees the exit"
 R=$(jq -c "select(.process_exit.process.pid == $LONG) | .process_exit.process" "$E" | head -n1)
