@@ -57,7 +57,6 @@ struct {
 
 /* Load-time knobs (.rodata), set by daemon/bpf_loader.c before load. */
 const volatile __u32 cfg_argv_max __weak = 4096; /* bytes of argv to send, <= VIGIL_ARGS_MAX */
-const volatile __u32 cfg_self_tgid __weak = 0;	 /* vigild's own tgid (reserved, unused) */
 const volatile __u32 cfg_debug __weak = 0;	 /* bpf_printk() diagnostics */
 /*
  * Wake the daemon only once this many bytes are waiting in the ring buffer (0 = on every event);

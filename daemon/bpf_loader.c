@@ -168,7 +168,6 @@ int bpf_loader_new(const struct bpf_loader_options *o, bpf_sample_fn fn, void *u
 		return load_error(log_error_errno(errno, "Failed to open the BPF object: %m"));
 
 	l->skel->rodata->cfg_argv_max = o->argv_max;
-	l->skel->rodata->cfg_self_tgid = 0;
 	l->skel->rodata->cfg_debug = o->debug;
 	l->skel->rodata->cfg_wakeup_bytes = o->wakeup_bytes;
 	r = bpf_map__set_max_entries(l->skel->maps.events, o->ringbuf_size);

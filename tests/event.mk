@@ -17,12 +17,12 @@ tests_unit_test_proc_cache_SOURCES = tests/unit/test-proc-cache.c
 tests_unit_test_proc_cache_CFLAGS = $(TEST_CFLAGS) -DPROC_FIXTURE_DIR=\"$(abs_top_srcdir)/tests/data/proc\"
 tests_unit_test_proc_cache_LDADD = daemon/libvigild.la
 
-tests_unit_test_record_SOURCES = tests/unit/test-record.c
+tests_unit_test_record_SOURCES = tests/unit/test-record.c tests/unit/record-fixtures.h
 tests_unit_test_record_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_record_LDADD = daemon/libvigild.la $(MSGPACK_LIBS)
 
 # Memoised process objects (record.c) and json_render()'s cache of rendered sub-objects.
-tests_unit_test_record_memo_SOURCES = tests/unit/test-record-memo.c
+tests_unit_test_record_memo_SOURCES = tests/unit/test-record-memo.c tests/unit/record-fixtures.h
 tests_unit_test_record_memo_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_record_memo_LDADD = daemon/libvigild.la plugins/common/libvigil-common.la \
 	$(MSGPACK_LIBS)

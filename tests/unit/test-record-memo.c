@@ -10,94 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "record.h"
-#include "util/macro.h"
 #include "plugins/common/json.h"
-#include "tap.h"
-
-#define TICK	    (clock_tick_ns())
-#define BOOT_OFFSET 1700000000000000000LL /* 2023-11-14T22:13:20Z */
-
-struct exec_buf {
-	union {
-		struct vigil_exec_event ev;
-		uint64_t align[(sizeof(struct vigil_exec_event) + 1024) / 8];
-	};
-};
-
-static const struct proc_entry *feed_exec(struct proc_cache *c, uint32_t pid, uint64_t start,
-					  uint32_t ppid, uint64_t pstart, const char *binary,
-					  const char *args, size_t args_len)
-{
-	struct exec_buf b = {};
-	struct event_decoded d;
-	size_t bl = strlen(binary);
-
-	b.ev.hdr = (struct vigil_event_hdr){
-		.tgid = pid, .pid = pid, .type = VIGIL_EV_EXEC, .version = VIGIL_EVENT_VERSION};
-	b.ev.creds = (struct vigil_creds){1000, 0, 100, 0, 1000, 0};
-	b.ev.start_boottime = start;
-	b.ev.parent_start_boottime = pstart;
-	b.ev.exe_ino = 4242;
-	b.ev.ppid = ppid;
-	b.ev.binary_len = bl;
-	b.ev.cwd_len = 4;
-	b.ev.args_len = args_len;
-	memcpy(b.ev.data, binary, bl);
-	memcpy(b.ev.data + bl, "/srv", 4);
-	memcpy(b.ev.data + bl + 4, args, args_len);
-	b.ev.hdr.size = sizeof(b.ev) + bl + 4 + args_len;
-	if (event_decode(&b, b.ev.hdr.size, &d) < 0)
-		TAP_FAIL("decode");
-	return proc_cache_on_exec(c, &d.exec);
-}
-
-static const struct proc_entry *feed_exit(struct proc_cache *c, uint32_t pid, uint64_t start,
-					  uint32_t code)
-{
-	struct vigil_exit_event e = {
-		.hdr = {.tgid = pid,
-			.pid = pid,
-			.type = VIGIL_EV_EXIT,
-			.version = VIGIL_EVENT_VERSION,
-			.size = sizeof(e)},
-		.start_boottime = start,
-		.exit_code = code,
-	};
-
-	return proc_cache_on_exit(c, &e);
-}
-
-static struct proc_cache *new_cache(void)
-{
-	struct proc_cache_options o = {
-		.node_name = "web-1", .proc_root = "/nonexistent", .boot_id = "0badcafe"};
-	struct proc_cache *c = NULL;
-
-	if (proc_cache_new(&o, &c) < 0)
-		TAP_FAIL("proc_cache_new");
-	return c;
-}
+#include "record-fixtures.h"
 
 /* A decoded record; the objects point into u. */
 struct rec {
 	msgpack_unpacked u;
 	const msgpack_object *ev, *proc, *parent;
 };
-
-static const msgpack_object *get(const msgpack_object *map, const char *key)
-{
-	if (!map || map->type != MSGPACK_OBJECT_MAP)
-		return NULL;
-	for (uint32_t i = 0; i < map->via.map.size; i++) {
-		const msgpack_object_kv *kv = &map->via.map.ptr[i];
-
-		if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == strlen(key) &&
-		    memcmp(kv->key.via.str.ptr, key, kv->key.via.str.size) == 0)
-			return &kv->val;
-	}
-	return NULL;
-}
 
 static void rec_decode(struct rec *d, const uint8_t *data, size_t size, const char *type)
 {
@@ -114,19 +34,6 @@ static void rec_decode(struct rec *d, const uint8_t *data, size_t size, const ch
 	d->parent = get(d->ev, "parent");
 	if (!d->proc)
 		TAP_FAIL("no process object");
-}
-
-static bool str_is(const msgpack_object *o, const char *s)
-{
-	return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen(s) &&
-	       memcmp(o->via.str.ptr, s, o->via.str.size) == 0;
-}
-
-static uint64_t uint_of(const msgpack_object *o)
-{
-	if (!o || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-		TAP_FAIL("not a uint");
-	return o->via.u64;
 }
 
 static int64_t time_of(const msgpack_object *o)
@@ -181,8 +88,8 @@ TEST(memo_reused_by_exec_exit_and_children)
 	struct rec d;
 	char a[4096], b[4096];
 
-	par = feed_exec(c, 10, 5 * TICK, 0, 0, "/usr/bin/bash", pargs, sizeof(pargs));
-	ch = feed_exec(c, 11, 7 * TICK, 10, 5 * TICK, "/usr/bin/make", cargs, sizeof(cargs));
+	par = feed_exec(c, 10, 5 * TICK, 0, 0, "/usr/bin/bash", pargs, sizeof(pargs), 0);
+	ch = feed_exec(c, 11, 7 * TICK, 10, 5 * TICK, "/usr/bin/make", cargs, sizeof(cargs), 0);
 	ASSERT_NOT_NULL(par);
 	ASSERT_NOT_NULL(ch);
 	ASSERT_NULL(par->memo);
@@ -257,7 +164,7 @@ TEST(dropped_memo_is_rebuilt)
 	size_t size, bytes0, bytes1;
 	struct rec d;
 
-	p = feed_exec(c, 20, 3 * TICK, 0, 0, "/bin/sleep", args, sizeof(args));
+	p = feed_exec(c, 20, 3 * TICK, 0, 0, "/bin/sleep", args, sizeof(args), 0);
 	ASSERT_NOT_NULL(p);
 	bytes0 = proc_cache_bytes(c);
 	ASSERT_OK(record_encoder_new("web-1", false, &r));
@@ -281,7 +188,7 @@ TEST(dropped_memo_is_rebuilt)
 	msgpack_unpacked_destroy(&d.u);
 
 	/* The same (pid, start) exec'ing again replaces the entry: its memo must not survive. */
-	p = feed_exec(c, 20, 3 * TICK, 0, 0, "/bin/true", "true", 5);
+	p = feed_exec(c, 20, 3 * TICK, 0, 0, "/bin/true", "true", 5, 0);
 	ASSERT_NOT_NULL(p);
 	ASSERT_NULL(p->memo);
 	ASSERT_OK(record_encode_exec(r, 1, 20, c, p, &data, &size));
@@ -311,7 +218,7 @@ TEST(boot_offset_change_rebuilds)
 	size_t size;
 	struct rec d;
 
-	p = feed_exec(c, 30, 9 * TICK, 0, 0, "/bin/cat", "cat", 4);
+	p = feed_exec(c, 30, 9 * TICK, 0, 0, "/bin/cat", "cat", 4, 0);
 	ASSERT_NOT_NULL(p);
 	ASSERT_OK(record_encoder_new("web-1", false, &r));
 	ASSERT_OK(record_encoder_new("web-1", false, &r2));
@@ -371,10 +278,12 @@ TEST(json_cache_reuses_process_objects_exactly)
 
 	ASSERT_OK(record_encoder_new("web-1", false, &r));
 	record_encoder_set_boot_offset(r, BOOT_OFFSET);
-	p[0] = feed_exec(c, 40, 2 * TICK, 0, 0, "/usr/libexec/worker", args, sizeof(args));
+	p[0] = feed_exec(c, 40, 2 * TICK, 0, 0, "/usr/libexec/worker", args, sizeof(args), 0);
 	/* Same pid, same start tick: process objects whose first bytes are the same. */
-	p[1] = feed_exec(c, 41, 2 * TICK, 40, 2 * TICK, "/usr/libexec/worker", args, sizeof(args));
-	p[2] = feed_exec(c, 42, 2 * TICK, 41, 2 * TICK, "/usr/libexec/workeR", args, sizeof(args));
+	p[1] = feed_exec(c, 41, 2 * TICK, 40, 2 * TICK, "/usr/libexec/worker", args, sizeof(args),
+			 0);
+	p[2] = feed_exec(c, 42, 2 * TICK, 41, 2 * TICK, "/usr/libexec/workeR", args, sizeof(args),
+			 0);
 	json_render_cache_drop();
 
 	/* Exec, exit (cached process object), exit as another thread (different tid: the
