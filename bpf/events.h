@@ -48,6 +48,7 @@ enum vigil_event_type {
 	VIGIL_EV_EXEC = 1,
 	VIGIL_EV_EXIT = 2,
 	VIGIL_EV_CLONE = 3,
+	VIGIL_EV_POLICY = 4, /* struct vigil_policy_event, bpf/policy.h */
 	_VIGIL_EV_MAX,
 };
 
@@ -122,6 +123,30 @@ struct vigil_clone_event {
 	__u64 parent_start_boottime;
 	__u32 ppid;  /* tgid of the forking process */
 	__u32 flags; /* reserved, 0 */
+};
+
+/*
+ * In-kernel exec filtering ([Sensor] ExcludeBinaries=, ExcludeCgroups=): binary path prefixes
+ * up to VIGIL_FILTER_PREFIX_MAX bytes (an LPM trie), cgroup directory names shorter than
+ * VIGIL_FILTER_NAME_MAX matched against the task's cgroup and its ancestors up to
+ * VIGIL_FILTER_CGROUP_DEPTH levels.
+ */
+#define VIGIL_FILTER_PREFIX_MAX	  256
+#define VIGIL_FILTER_NAME_MAX	  128
+#define VIGIL_FILTER_CGROUP_DEPTH 16
+
+enum {
+	VIGIL_FILTER_F_BINARIES = 1 << 0,
+	VIGIL_FILTER_F_CGROUPS = 1 << 1,
+};
+
+struct vigil_filter_prefix_key {
+	__u32 prefixlen;
+	__u8 data[VIGIL_FILTER_PREFIX_MAX];
+};
+
+struct vigil_filter_name_key {
+	char name[VIGIL_FILTER_NAME_MAX];
 };
 
 /* Index of the per-type drop counters in the drop_stats map. */

@@ -2,7 +2,11 @@
 # BPF: each hook family is a CO-RE object; bpftool links them into one vigil.bpf.o and
 # generates one skeleton (STYLE.md §3.4.6).
 VIGIL_BPF_SRC = bpf/proc.bpf.c
+VIGIL_BPF_SRC += bpf/policy.bpf.c
+VIGIL_BPF_SRC += bpf/net.bpf.c
 VIGIL_BPF_HDR = bpf/events.h bpf/maps.bpf.h bpf/helpers.bpf.h bpf/vmlinux/x86/vmlinux.h
+VIGIL_BPF_HDR += bpf/policy_eval.bpf.h
+VIGIL_BPF_HDR += bpf/policy.h bpf/filter.bpf.h
 EXTRA_DIST += $(VIGIL_BPF_SRC) $(VIGIL_BPF_HDR) tools/gen-vmlinux.sh
 
 BPF_CFLAGS = -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(BPF_ARCH) \

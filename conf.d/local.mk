@@ -8,3 +8,7 @@ dist_vendorconf_DATA = conf.d/vigild.conf
 vendoroutputsdir = $(vendorconfdir)/outputs.d
 dist_vendoroutputs_DATA = conf.d/outputs.d/journald.conf conf.d/outputs.d/stdout.conf
 EXTRA_DIST += conf.d/outputs.d/file.conf.example
+
+vendorpolicydir = $(vendorconfdir)/policy.d
+dist_vendorpolicy_DATA = conf.d/policy.d/10-sensitive-files.yaml conf.d/policy.d/20-network.yaml \
+	conf.d/policy.d/30-privileges.yaml

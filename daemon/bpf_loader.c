@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <linux/capability.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -24,6 +25,7 @@ struct bpf_loader {
 	bpf_sample_fn fn;
 	void *userdata;
 	int ncpus;
+	bool have_connect; /* the cgroup connect programs are loaded */
 };
 
 static int loader_sample(void *ctx, void *data, size_t size)
@@ -54,6 +56,43 @@ static int check_options(const struct bpf_loader_options *o)
 	return 0;
 }
 
+static bool strv_isempty(char *const *l)
+{
+	return !l || !l[0];
+}
+
+/* [Sensor] ExcludeBinaries= / ExcludeCgroups= into the filter maps (config.c checked lengths). */
+static int filters_write(struct bpf_loader *l, const struct bpf_loader_options *o)
+{
+	uint8_t one = 1;
+
+	for (char *const *b = o->exclude_binaries; b && *b; b++) {
+		struct vigil_filter_prefix_key k = {};
+		size_t len = strlen(*b);
+
+		if (len > sizeof(k.data))
+			return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+					       "Binary prefix '%s' is too long.", *b);
+		memcpy(k.data, *b, len);
+		k.prefixlen = 8 * (uint32_t)len;
+		if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.filter_binaries), &k, &one,
+					BPF_ANY) < 0)
+			return log_error_errno(errno, "Failed to add binary filter '%s': %m", *b);
+	}
+	for (char *const *c = o->exclude_cgroups; c && *c; c++) {
+		struct vigil_filter_name_key k = {};
+
+		if (strlen(*c) >= sizeof(k.name))
+			return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+					       "cgroup name '%s' is too long.", *c);
+		strncpy(k.name, *c, sizeof(k.name) - 1);
+		if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.filter_cgroups), &k, &one,
+					BPF_ANY) < 0)
+			return log_error_errno(errno, "Failed to add cgroup filter '%s': %m", *c);
+	}
+	return 0;
+}
+
 static bool cap_is_set(const struct __user_cap_data_struct d[2], unsigned cap)
 {
 	return d[cap / 32].effective & (1U << (cap % 32));
@@ -75,6 +114,17 @@ static int has_bpf_caps(void)
 	if (cap_is_set(d, CAP_SYS_ADMIN))
 		return 1;
 	return cap_is_set(d, CAP_BPF) && cap_is_set(d, CAP_PERFMON);
+}
+
+/* cgroup sock_addr programs (connect Override) need CAP_NET_ADMIN (or CAP_SYS_ADMIN) to load. */
+static bool has_net_admin(void)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2] = {};
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return false;
+	return cap_is_set(d, CAP_SYS_ADMIN) || cap_is_set(d, CAP_NET_ADMIN);
 }
 
 static int check_kernel(void)
@@ -170,12 +220,33 @@ int bpf_loader_new(const struct bpf_loader_options *o, bpf_sample_fn fn, void *u
 	l->skel->rodata->cfg_argv_max = o->argv_max;
 	l->skel->rodata->cfg_debug = o->debug;
 	l->skel->rodata->cfg_wakeup_bytes = o->wakeup_bytes;
+	l->skel->rodata->cfg_self_tgid = (uint32_t)getpid();
+	l->skel->rodata->cfg_have_set_retval =
+		libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_set_retval, NULL) >
+		0;
+	l->skel->rodata->cfg_filter_flags =
+		(!strv_isempty(o->exclude_binaries) ? VIGIL_FILTER_F_BINARIES : 0) |
+		(!strv_isempty(o->exclude_cgroups) ? VIGIL_FILTER_F_CGROUPS : 0);
+	/*
+	 * The connect programs enforce Override on connect. Without CAP_NET_ADMIN they can not
+	 * load; everything else still works and a policy that needs them fails on its own.
+	 */
+	l->have_connect = has_net_admin();
+	if (!l->have_connect) {
+		log_notice("No CAP_NET_ADMIN: Override on connect is not available to policies.");
+		(void)bpf_program__set_autoload(l->skel->progs.handle_connect4, false);
+		(void)bpf_program__set_autoload(l->skel->progs.handle_connect6, false);
+	}
 	r = bpf_map__set_max_entries(l->skel->maps.events, o->ringbuf_size);
 	if (r < 0)
 		return load_error(log_error_errno(r, "Failed to set the BPF ring buffer size: %m"));
 	r = bpf_map__set_max_entries(l->skel->maps.scratch, (uint32_t)l->ncpus);
 	if (r < 0)
 		return load_error(log_error_errno(r, "Failed to size the BPF scratch map: %m"));
+	r = bpf_map__set_max_entries(l->skel->maps.pol_scratch, (uint32_t)l->ncpus);
+	if (r < 0)
+		return load_error(
+			log_error_errno(r, "Failed to size the BPF policy scratch map: %m"));
 
 	r = vigil_bpf__load(l->skel);
 	if (r == -EPERM)
@@ -186,6 +257,10 @@ int bpf_loader_new(const struct bpf_loader_options *o, bpf_sample_fn fn, void *u
 						  "Failed to load the BPF programs (see the libbpf "
 						  "messages above; run with -v for the verifier "
 						  "log): %m"));
+
+	r = filters_write(l, o);
+	if (r < 0)
+		return r;
 
 	r = vigil_bpf__attach(l->skel);
 	if (r < 0)
@@ -316,4 +391,9 @@ int bpf_ensure_fs_mounts(void)
 	else if (r > 0 && ret == 0)
 		ret = 1;
 	return ret;
+}
+
+struct vigil_bpf *bpf_loader_skel(struct bpf_loader *l)
+{
+	return l->skel;
 }

@@ -16,10 +16,12 @@
 struct bpf_loader;
 
 struct bpf_loader_options {
-	uint32_t ringbuf_size; /* bytes, power of two, >= page size */
-	uint32_t argv_max;     /* bytes, <= VIGIL_ARGS_MAX */
-	bool debug;	       /* enable bpf_printk() diagnostics in the programs */
-	uint32_t wakeup_bytes; /* wake the reader only past this backlog; 0 = every event */
+	uint32_t ringbuf_size;	 /* bytes, power of two, >= page size */
+	uint32_t argv_max;	 /* bytes, <= VIGIL_ARGS_MAX */
+	bool debug;		 /* enable bpf_printk() diagnostics in the programs */
+	uint32_t wakeup_bytes;	 /* wake the reader only past this backlog; 0 = every event */
+	char **exclude_binaries; /* binary path prefixes whose process events are dropped */
+	char **exclude_cgroups;	 /* cgroup names whose processes' events are dropped */
 };
 
 /*
@@ -43,6 +45,9 @@ int bpf_loader_fd(struct bpf_loader *l);
 int bpf_loader_consume(struct bpf_loader *l);
 /* Ring-buffer reserve/output failures per event type, summed over CPUs. */
 int bpf_loader_drops(struct bpf_loader *l, uint64_t ret_drops[VIGIL_DROP_SLOTS]);
+/* The loaded skeleton (bpf/vigil.skel.h), for the policy engine's maps and programs. */
+struct vigil_bpf;
+struct vigil_bpf *bpf_loader_skel(struct bpf_loader *l);
 /* Detach the programs; the ring buffer stays readable so it can be drained. */
 void bpf_loader_detach(struct bpf_loader *l);
 struct bpf_loader *bpf_loader_free(struct bpf_loader *l);

@@ -45,7 +45,8 @@ static const char *const standard_dirs[] = {
 };
 
 static const char *const event_names[] = {
-	"process_exec", "process_exit", "process_clone", "vigil_loss", NULL,
+	"process_exec",	      "process_exit", "process_clone", "vigil_loss", "process_kprobe",
+	"process_tracepoint", NULL,
 };
 
 /* ---- small string helpers ---------------------------------------------------------------- */
@@ -426,13 +427,14 @@ static int conf_entry_cmp(const void *a, const void *b)
  * Collect DIR/subdir/ *.conf over all dirs: the first directory that has a basename owns it
  * (even when that file is a mask), then masked names are dropped and the rest sorted.
  */
-static int conf_list_collect(char *const *dirs, const char *subdir, struct conf_list *ret)
+static int conf_list_collect_suffix(char *const *dirs, const char *subdir, const char *suffix,
+				    struct conf_list *ret)
 {
 	struct conf_list l = {};
 	int r = 0;
 
 	for (char *const *d = dirs; *d; d++) {
-		_cleanup_free_ char *dir = path_join(*d, subdir);
+		_cleanup_free_ char *dir = *subdir ? path_join(*d, subdir) : strdup(*d);
 		DIR *dh;
 		struct dirent *de;
 
@@ -452,7 +454,7 @@ static int conf_list_collect(char *const *dirs, const char *subdir, struct conf_
 			struct stat st;
 			bool dup = false;
 
-			if (de->d_name[0] == '.' || !endswith(de->d_name, ".conf"))
+			if (de->d_name[0] == '.' || !endswith(de->d_name, suffix))
 				continue;
 			for (size_t i = 0; i < l.n && !dup; i++)
 				dup = streq(l.entries[i].name, de->d_name);
@@ -512,6 +514,44 @@ fail:
  * policy.d ones) so a test can build a fake hierarchy under a temporary directory. It is read
  * with secure_getenv(), so it is ignored in set-uid/capability-raised contexts.
  */
+static int conf_list_collect(char *const *dirs, const char *subdir, struct conf_list *ret)
+{
+	return conf_list_collect_suffix(dirs, subdir, ".conf", ret);
+}
+
+int config_collect_files(const char *dir_list, const char *suffix, char ***ret_paths)
+{
+	_cleanup_strv_free_ char **dirs = NULL, **paths = NULL;
+	struct conf_list l = {};
+	int r;
+
+	for (const char *p = dir_list; p && *p;) {
+		size_t n = strcspn(p, ":");
+
+		r = strv_consume(&dirs, strndup(p, n));
+		if (r < 0)
+			return log_oom();
+		p += n;
+		if (*p == ':')
+			p++;
+	}
+	if (!dirs)
+		return 0;
+	r = conf_list_collect_suffix(dirs, "", suffix, &l);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < l.n; i++) {
+		r = strv_consume(&paths, TAKE_PTR(l.entries[i].path));
+		if (r < 0) {
+			conf_list_done(&l);
+			return log_oom();
+		}
+	}
+	conf_list_done(&l);
+	*ret_paths = TAKE_PTR(paths);
+	return 0;
+}
+
 static int config_dirs(const struct config_source *src, char ***ret)
 {
 	_cleanup_strv_free_ char **dirs = NULL;
@@ -1346,12 +1386,59 @@ struct vigil_config *config_free(struct vigil_config *c)
 		output_done(&c->outputs[i]);
 	free(c->outputs);
 	free(c->policy_dir_list);
+	strv_free(c->exclude_binaries);
+	strv_free(c->exclude_cgroups);
 	strv_free(c->files);
 	free(c);
 	return NULL;
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct vigil_config *, config_free)
+
+/*
+ * [Sensor] ExcludeBinaries= (absolute path prefixes) and ExcludeCgroups= (cgroup directory
+ * names: units such as cron.service, slices, container ids): whitespace-separated, collected
+ * over files, reset by an empty assignment. Limits follow the kernel-side matching
+ * (VIGIL_FILTER_PREFIX_MAX, VIGIL_FILTER_NAME_MAX in bpf/events.h).
+ */
+static int apply_exclude_list(const struct vigil_kv *kv, char ***list, bool binaries)
+{
+	_cleanup_free_ char *copy = NULL;
+	char *save = NULL;
+	int r = 0;
+
+	if (kv->value[0] == '\0') {
+		strv_free(*list);
+		*list = NULL;
+		return 0;
+	}
+	copy = strdup(kv->value);
+	if (!copy)
+		return -ENOMEM;
+	for (char *w = strtok_r(copy, WHITESPACE, &save); w;
+	     w = strtok_r(NULL, WHITESPACE, &save)) {
+		if (binaries && (w[0] != '/' || strlen(w) > VIGIL_FILTER_PREFIX_MAX)) {
+			log_error("%s:%u: Invalid value '%s' for %s=: expected an absolute path "
+				  "prefix of at most %u bytes.",
+				  kv->file, kv->line, w, kv->key, VIGIL_FILTER_PREFIX_MAX);
+			r = -EINVAL;
+			continue;
+		}
+		if (!binaries && (strchr(w, '/') || strlen(w) >= VIGIL_FILTER_NAME_MAX ||
+				  streq(w, ".") || streq(w, ".."))) {
+			log_error(
+				"%s:%u: Invalid value '%s' for %s=: expected a cgroup name (a unit "
+				"such as cron.service, a slice, or a container id) of less than "
+				"%u bytes, without '/'.",
+				kv->file, kv->line, w, kv->key, VIGIL_FILTER_NAME_MAX);
+			r = -EINVAL;
+			continue;
+		}
+		if (strv_consume(list, strdup(w)) < 0)
+			return -ENOMEM;
+	}
+	return r;
+}
 
 static int load_main(struct vigil_config *c, const struct discovery *d)
 {
@@ -1364,10 +1451,18 @@ static int load_main(struct vigil_config *c, const struct discovery *d)
 	if (q < 0)
 		r = q;
 	for (size_t i = 0; i < kvs.n; i++) {
-		q = apply_kv(c, &kvs.kvs[i], main_keys, ELEMENTSOF(main_keys), c, &config_defaults);
+		const struct vigil_kv *kv = &kvs.kvs[i];
+
+		if (streq(kv->section, "Sensor") && streq(kv->key, "ExcludeBinaries"))
+			q = apply_exclude_list(kv, &c->exclude_binaries, true);
+		else if (streq(kv->section, "Sensor") && streq(kv->key, "ExcludeCgroups"))
+			q = apply_exclude_list(kv, &c->exclude_cgroups, false);
+		else
+			q = apply_kv(c, kv, main_keys, ELEMENTSOF(main_keys), c, &config_defaults);
 		if (q > 0) {
-			warn_unknown_key(c, &kvs.kvs[i], main_keys, ELEMENTSOF(main_keys), NULL,
-					 NULL);
+			warn_unknown_key(c, &kvs.kvs[i], main_keys, ELEMENTSOF(main_keys),
+					 streq(kv->section, "Sensor") ? "ExcludeBinaries" : NULL,
+					 streq(kv->section, "Sensor") ? "ExcludeCgroups" : NULL);
 			q = 0;
 		}
 		if (q == -ENOMEM)

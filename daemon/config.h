@@ -58,6 +58,8 @@ struct vigil_config {
 	/* PollIntervalSec= how long events may wait in the ring buffer while the kernel batches
 	 * wake-ups, default 50ms; 0 = a wake-up per event */
 	uint64_t poll_interval_usec;
+	char **exclude_binaries; /* ExcludeBinaries= path prefixes, filtered in the kernel */
+	char **exclude_cgroups;	 /* ExcludeCgroups= cgroup names, filtered in the kernel */
 	/* [ProcessCache] */
 	uint32_t cache_max_entries; /* MaxEntries=, default 65536 */
 	uint64_t cache_grace_usec;  /* ExitGraceSec=, default 30s */
@@ -85,6 +87,14 @@ struct config_source {
  */
 int config_load(const struct config_source *src, struct vigil_config **ret);
 struct vigil_config *config_free(struct vigil_config *c);
+
+/*
+ * Files ending in suffix (".yaml") in the ':'-separated directories of dir_list (highest
+ * precedence first), with the drop-in rules of the config: same basename → the first directory
+ * wins, a /dev/null symlink masks, survivors sorted by basename. *ret_paths is a NULL-terminated
+ * strv (NULL when none); returns 0 or -errno.
+ */
+int config_collect_files(const char *dir_list, const char *suffix, char ***ret_paths);
 
 /* Print the merged files with "# /path" headers, like systemd-analyze cat-config. */
 int config_cat(const struct config_source *src, FILE *out);

@@ -34,6 +34,69 @@ static int decode_exec(const void *data, uint32_t size, struct event_exec *ret)
 	return 0;
 }
 
+static int decode_policy_arg(const struct vigil_pol_arg_desc *desc,
+			     const struct vigil_policy_event *ev, struct event_policy_arg *ret)
+{
+	if (desc->type >= _VIGIL_ARG_TYPE_MAX)
+		return -EBADMSG;
+	/* In 32 bits: two u16 cannot overflow it. */
+	if ((uint32_t)desc->off + desc->len > ev->data_len)
+		return -EBADMSG;
+	switch (desc->type) {
+	case VIGIL_ARG_NONE:
+		if (desc->len != 0)
+			return -EBADMSG;
+		break;
+	case VIGIL_ARG_INT:
+		if (desc->len != sizeof(uint64_t))
+			return -EBADMSG;
+		break;
+	case VIGIL_ARG_SOCKADDR:
+		if (desc->len < sizeof(struct vigil_pol_sockaddr))
+			return -EBADMSG;
+		break;
+	case VIGIL_ARG_SOCK:
+		if (desc->len != sizeof(struct vigil_pol_sock))
+			return -EBADMSG;
+		break;
+	default:
+		break;
+	}
+	*ret = (struct event_policy_arg){
+		.data = (const uint8_t *)ev->data + desc->off,
+		.len = desc->len,
+		.type = desc->type,
+		.flags = desc->flags,
+	};
+	return 0;
+}
+
+static int decode_policy(const void *data, uint32_t size, struct event_policy *ret)
+{
+	const struct vigil_policy_event *ev = data;
+	struct event_policy d = {.ev = ev};
+	int r;
+
+	if (size < sizeof(*ev))
+		return -EBADMSG;
+	if (ev->data_len > size - sizeof(*ev))
+		return -EBADMSG;
+	if (ev->n_args > VIGIL_POL_MAX_ARGS)
+		return -EBADMSG;
+	for (unsigned i = 0; i < ev->n_args; i++) {
+		r = decode_policy_arg(&ev->args[i], ev, &d.args[i]);
+		if (r < 0)
+			return r;
+	}
+	if (ev->flags & VIGIL_POLEV_F_RETURN) {
+		r = decode_policy_arg(&ev->ret_arg, ev, &d.ret_arg);
+		if (r < 0)
+			return r;
+	}
+	*ret = d;
+	return 0;
+}
+
 int event_decode(const void *data, size_t size, struct event_decoded *ret)
 {
 	const struct vigil_event_hdr *hdr = data;
@@ -66,6 +129,11 @@ int event_decode(const void *data, size_t size, struct event_decoded *ret)
 		if (hdr->size != sizeof(struct vigil_clone_event))
 			return -EBADMSG;
 		d.clone = data;
+		break;
+	case VIGIL_EV_POLICY:
+		r = decode_policy(data, hdr->size, &d.policy);
+		if (r < 0)
+			return r;
 		break;
 	default:
 		return -EOPNOTSUPP;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "bpf/events.h"
+#include "bpf/policy.h"
 
 /*
  * Bounds-checked decode of one ring-buffer sample (bpf/events.h). Never logs above debug: the
@@ -23,6 +24,26 @@ struct event_exec {
 	size_t args_len;
 };
 
+/* One captured argument of a policy event: @len bytes at @data, inside the sample. */
+struct event_policy_arg {
+	const uint8_t *data;
+	size_t len;
+	uint8_t type;  /* enum vigil_pol_arg_type; VIGIL_ARG_NONE = not captured */
+	uint8_t flags; /* VIGIL_PARG_F_* */
+};
+
+/*
+ * VIGIL_EV_POLICY. args[0, ev->n_args) and ret_arg (set when ev->flags has
+ * VIGIL_POLEV_F_RETURN and the hook captures a typed return value; else type NONE) are checked:
+ * inside the data area, a known type, and the fixed size of their type (INT 8 bytes, SOCKADDR at
+ * least struct vigil_pol_sockaddr, SOCK exactly struct vigil_pol_sock).
+ */
+struct event_policy {
+	const struct vigil_policy_event *ev;
+	struct event_policy_arg args[VIGIL_POL_MAX_ARGS];
+	struct event_policy_arg ret_arg;
+};
+
 struct event_decoded {
 	uint16_t type; /* enum vigil_event_type */
 	const struct vigil_event_hdr *hdr;
@@ -30,6 +51,7 @@ struct event_decoded {
 		struct event_exec exec;
 		const struct vigil_exit_event *exit;
 		const struct vigil_clone_event *clone;
+		struct event_policy policy;
 	};
 };
 

@@ -12,10 +12,15 @@ daemon_libvigild_la_SOURCES = \
 	daemon/plugin_host.c daemon/plugin_host.h \
 	daemon/bpf_loader.c daemon/bpf_loader.h \
 	daemon/manager.c daemon/manager.h \
-	bpf/events.h include/vigil/plugin.h
+	daemon/policy.h daemon/policy_parse.c \
+	daemon/policy_compile.c daemon/policy_compile.h daemon/tracefs.c \
+	daemon/policy_engine.c daemon/policy_engine.h \
+	bpf/events.h bpf/policy.h include/vigil/plugin.h
 nodist_daemon_libvigild_la_SOURCES = bpf/vigil.skel.h
-daemon_libvigild_la_CFLAGS = $(AM_CFLAGS) $(LIBBPF_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(MSGPACK_CFLAGS)
-daemon_libvigild_la_LIBADD = $(LIBBPF_LIBS) $(LIBSYSTEMD_LIBS) $(MSGPACK_LIBS) $(LIBELF_LIBS) -ldl -lz
+daemon_libvigild_la_CFLAGS = $(AM_CFLAGS) $(LIBBPF_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(MSGPACK_CFLAGS) \
+	$(YAML_CFLAGS)
+daemon_libvigild_la_LIBADD = $(LIBBPF_LIBS) $(LIBSYSTEMD_LIBS) $(MSGPACK_LIBS) $(LIBELF_LIBS) \
+	$(YAML_LIBS) -ldl -lz
 
 sbin_PROGRAMS += vigild
 vigild_SOURCES = daemon/main.c

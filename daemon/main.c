@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <getopt.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,8 @@
 #include "config.h"
 #include "log.h"
 #include "manager.h"
+#include "policy_engine.h"
+#include "bpf_loader.h"
 #include "plugin_host.h"
 
 #define DEFAULT_STATE_DIR   "/var/lib/vigil"
@@ -97,6 +100,33 @@ static char *first_dir(const char *env, const char *fallback)
 	return strndup(v, strcspn(v, ":"));
 }
 
+/*
+ * Parse every policy; compile them against this kernel's tracepoints when tracefs is readable
+ * (as root), which catches unknown tracepoints and argument/field mismatches too.
+ */
+static unsigned validate_policies(const char *dir_list)
+{
+	_cleanup_(policy_set_freep) struct policy_set *set = NULL;
+	struct policy_env env;
+	unsigned failed;
+	int r;
+
+	r = policy_set_load(dir_list, &set);
+	if (r < 0)
+		return 1;
+	(void)bpf_ensure_fs_mounts();
+	r = policy_env_probe(&env);
+	if (r < 0 || access(env.tracefs, R_OK | X_OK) < 0) {
+		log_notice("tracefs is not readable: policies were parsed but not checked against "
+			   "this kernel's tracepoints (run as root for the full check).");
+		return set->n_errors;
+	}
+	failed = policy_validate_set(set, &env);
+	if (failed == 0 && set->n_policies > 0)
+		log_info("%zu policies OK.", set->n_policies);
+	return failed;
+}
+
 static int run(int argc, char *argv[])
 {
 	_cleanup_free_ char *state_dir = NULL, *runtime_dir = NULL;
@@ -130,11 +160,16 @@ static int run(int argc, char *argv[])
 			.node_name = cfg->node_name,
 			.check_owner = true, /* as the daemon would load them */
 		};
-		unsigned warnings = cfg->n_warnings, plugin_warnings = 0;
+		unsigned warnings = cfg->n_warnings, plugin_warnings = 0, policy_errors;
 
 		/* Outputs too: their plugins and filters load, and their sections are checked. */
 		r = plugin_host_validate(&pho, cfg->outputs, cfg->n_outputs, &plugin_warnings);
+		policy_errors = validate_policies(cfg->policy_dir_list);
 		config_free(cfg);
+		if (policy_errors > 0) {
+			log_error("%u policy document(s) failed validation.", policy_errors);
+			return EX_CONFIG_STATUS;
+		}
 		warnings += plugin_warnings;
 		if (r == -EINVAL)
 			return EX_CONFIG_STATUS;

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "manager.h"
 #include "plugin_host.h"
+#include "policy_engine.h"
 #include "proc_cache.h"
 #include "record.h"
 
@@ -53,6 +54,8 @@ struct manager {
 	struct proc_cache *procs;
 	struct record_encoder *encoder;
 	struct plugin_host *host;
+	struct policy_engine *policies;
+	struct policy_env policy_env;
 
 	int64_t boot_offset_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
 	uint64_t seq;
@@ -62,6 +65,7 @@ struct manager {
 	uint64_t encode_errors;	  /* no cache entry or record could be built (out of memory) */
 	uint64_t enqueue_errors;  /* the plugin host refused a record (out of memory) */
 	uint64_t duplicate_exits; /* second exit of one process (kernels without group_dead) */
+	uint64_t policy_unknown;  /* policy events of a hook no longer known */
 	uint64_t loss_reported[_LOSS_STAGE_MAX]; /* sum of counts reported in vigil_loss */
 	uint64_t loss_seen[_LOSS_STAGE_MAX];	 /* kernel/decode totals already reported */
 	uint64_t *queue_seen;			 /* per output: queue_dropped already reported */
@@ -179,6 +183,33 @@ static void manager_handle_sample_one(struct manager *m, const void *data, size_
 			break;
 		manager_emit(m, VIGIL_RECORD_PROCESS_EXIT, rec, rec_size);
 		return;
+	case VIGIL_EV_POLICY: {
+		const struct compiled_hook *h;
+		const char *policy = NULL;
+
+		h = policy_engine_hook(m->policies, ev.policy.ev->hook_id, &policy);
+		if (!h) {
+			m->policy_unknown++;
+			log_ratelimited(LOG_WARNING,
+					"Dropping an event of unknown policy hook %" PRIu32 ".",
+					ev.policy.ev->hook_id);
+			return;
+		}
+		p = proc_cache_lookup(m->procs, ev.hdr->tgid, ev.policy.ev->start_boottime);
+		if (!p)
+			p = proc_cache_scan_pid(m->procs, ev.hdr->tgid);
+		if (!p)
+			break;
+		r = record_encode_policy(m->encoder, wall, ev.hdr->pid, m->procs, p, h, policy,
+					 &ev.policy, &rec, &rec_size);
+		if (r < 0)
+			break;
+		manager_emit(m,
+			     h->kind == POLICY_HOOK_TRACEPOINT ? VIGIL_RECORD_PROCESS_TRACEPOINT
+							       : VIGIL_RECORD_PROCESS_KPROBE,
+			     rec, rec_size);
+		return;
+	}
 	default:
 		return;
 	}
@@ -281,7 +312,8 @@ static void manager_report_losses(struct manager *m)
 	manager_report_loss(m, LOSS_KERNEL, NULL, manager_kernel_drops(m),
 			    &m->loss_seen[LOSS_KERNEL]);
 	manager_report_loss(m, LOSS_DECODE, NULL,
-			    m->decode_errors + m->encode_errors + m->enqueue_errors,
+			    m->decode_errors + m->encode_errors + m->enqueue_errors +
+				    m->policy_unknown,
 			    &m->loss_seen[LOSS_DECODE]);
 	for (size_t i = 0; i < n && i < m->n_queue_seen; i++) {
 		struct output_stats st;
@@ -310,7 +342,10 @@ static void manager_notify_status(struct manager *m)
 {
 	uint64_t now = now_usec(CLOCK_MONOTONIC), delivered = 0, retried = 0;
 	size_t healthy = 0, n = plugin_host_n_outputs(m->host);
+	struct policy_engine_status ps;
 	double rate = 0;
+
+	policy_engine_status(m->policies, &ps);
 
 	for (size_t i = 0; i < n; i++) {
 		struct output_stats st;
@@ -329,10 +364,14 @@ static void manager_notify_status(struct manager *m)
 	(void)sd_notifyf(0,
 			 "STATUS=events=%" PRIu64 " (%.0f/s) delivered=%" PRIu64 " retried=%" PRIu64
 			 " drops(kernel)=%" PRIu64 " drops(decode)=%" PRIu64
-			 " drops(queue)=%" PRIu64 " outputs=%zu/%zu procs=%zu",
+			 " drops(queue)=%" PRIu64 " outputs=%zu/%zu procs=%zu policies=%zu/%zu"
+			 " enforced(kill)=%" PRIu64 " enforced(signal)=%" PRIu64
+			 " enforced(override)=%" PRIu64,
 			 m->events_in, rate, delivered, retried, m->loss_reported[LOSS_KERNEL],
 			 m->loss_reported[LOSS_DECODE], m->loss_reported[LOSS_QUEUE], healthy, n,
-			 proc_cache_size(m->procs));
+			 proc_cache_size(m->procs), ps.n_policies, ps.n_policies + ps.n_failed,
+			 ps.actions[VIGIL_ACT_SIGKILL], ps.actions[VIGIL_ACT_SIGNAL],
+			 ps.actions[VIGIL_ACT_OVERRIDE]);
 }
 
 static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
@@ -352,11 +391,39 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 	return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
+/*
+ * Read policy.d again and make it the running set. Per policy: a new or changed policy that
+ * fails keeps the old version (if any) running; the base sensor is never touched.
+ */
+static int manager_load_policies(struct manager *m)
+{
+	_cleanup_(policy_set_freep) struct policy_set *set = NULL;
+	int r;
+
+	r = policy_set_load(m->cfg->policy_dir_list, &set);
+	if (r < 0)
+		return log_error_errno(r, "Failed to read the policy directories: %m");
+	r = policy_engine_apply(m->policies, set, m->procs);
+	if (r < 0)
+		return log_error_errno(r, "Failed to apply policies: %m");
+	if (r > 0)
+		log_warning("%d policies failed to load (see above); the others are running.", r);
+	return r;
+}
+
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
-	/* Full reload (config, outputs, policies) is not implemented yet; never die on SIGHUP. */
-	log_notice("Received SIGHUP: configuration reload is not supported yet, keeping the "
-		   "running configuration.");
+	struct manager *m = userdata;
+	struct policy_engine_status st;
+
+	/* Config and outputs reload come with the operations work; policies reload here. */
+	log_info("Received SIGHUP: reloading policies.");
+	(void)sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, now_usec(CLOCK_MONOTONIC));
+	(void)manager_load_policies(m);
+	policy_engine_status(m->policies, &st);
+	log_info("Policies reloaded: %zu running with %zu hooks, %zu failed.", st.n_policies,
+		 st.n_hooks, st.n_failed);
+	(void)sd_notify(false, "READY=1");
 	return 0;
 }
 
@@ -465,6 +532,8 @@ int manager_new(struct vigil_config *cfg, const struct manager_options *o, struc
 		.argv_max = cfg->argv_max,
 		.debug = o->debug,
 		.wakeup_bytes = manager_wakeup_bytes(cfg),
+		.exclude_binaries = cfg->exclude_binaries,
+		.exclude_cgroups = cfg->exclude_cgroups,
 	};
 	r = bpf_loader_new(&blo, manager_handle_sample, m, &m->bpf);
 	if (r < 0)
@@ -480,6 +549,17 @@ int manager_new(struct vigil_config *cfg, const struct manager_options *o, struc
 				     "already running processes will be missing: %m");
 	else
 		log_info("Found %zu running processes in /proc.", proc_cache_size(m->procs));
+
+	r = policy_env_probe(&m->policy_env);
+	if (r < 0)
+		return log_error_errno(r, "Failed to probe the kernel for policy support: %m");
+	r = policy_engine_new(bpf_loader_skel(m->bpf), &m->policy_env,
+			      m->cgroups ? cgroup_resolver_root(m->cgroups) : NULL, &m->policies);
+	if (r < 0)
+		return r;
+	r = manager_load_policies(m);
+	if (r < 0)
+		return r;
 
 	r = sd_event_add_io(m->event, &m->ringbuf_source, bpf_loader_fd(m->bpf), EPOLLIN,
 			    on_ringbuf, m);
@@ -547,6 +627,7 @@ int manager_run(struct manager *m)
 
 	/* No new events, then everything the kernel already produced. */
 	bpf_loader_detach(m->bpf);
+	policy_engine_detach(m->policies);
 	manager_drain(m);
 	manager_report_losses(m);
 
@@ -564,6 +645,7 @@ struct manager *manager_free(struct manager *m)
 	sd_event_source_unref(m->ringbuf_source);
 	sd_event_source_unref(m->status_timer);
 	sd_event_source_unref(m->poll_timer);
+	policy_engine_free(m->policies);
 	bpf_loader_free(m->bpf);
 	plugin_host_free(m->host);
 	proc_cache_free(m->procs);

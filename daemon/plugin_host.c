@@ -189,6 +189,8 @@ static const char *const event_names[] = {
 	[VIGIL_RECORD_PROCESS_EXIT] = "process_exit",
 	[VIGIL_RECORD_PROCESS_CLONE] = "process_clone",
 	[VIGIL_RECORD_VIGIL_LOSS] = "vigil_loss",
+	[VIGIL_RECORD_PROCESS_KPROBE] = "process_kprobe",
+	[VIGIL_RECORD_PROCESS_TRACEPOINT] = "process_tracepoint",
 };
 
 int plugin_host_event_type(const char *name)

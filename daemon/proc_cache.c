@@ -925,3 +925,17 @@ struct proc_cache *proc_cache_free(struct proc_cache *c)
 	free(c);
 	return NULL;
 }
+
+int proc_cache_foreach_live(struct proc_cache *c,
+			    int (*fn)(struct proc_cache *c, const struct proc_entry *e,
+				      void *userdata),
+			    void *userdata)
+{
+	for (struct proc_entry *e = c->live.head; e; e = e->next) {
+		int r = fn(c, e, userdata);
+
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}

@@ -117,6 +117,15 @@ const struct proc_entry *proc_cache_lookup(struct proc_cache *c, uint32_t pid,
 					   uint64_t start_boottime);
 const struct proc_entry *proc_cache_parent(struct proc_cache *c, const struct proc_entry *e);
 
+/*
+ * Call fn for every live (not exited) process, most recently used first; fn must not change the
+ * cache. A non-zero return stops the walk and is returned.
+ */
+int proc_cache_foreach_live(struct proc_cache *c,
+			    int (*fn)(struct proc_cache *c, const struct proc_entry *e,
+				      void *userdata),
+			    void *userdata);
+
 /* Drop exited entries whose exit is older than now_usec - grace (CLOCK_BOOTTIME usec). */
 void proc_cache_expire(struct proc_cache *c, uint64_t now_usec);
 

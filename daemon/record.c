@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
 
+#include "event.h"
+#include "policy_compile.h"
 #include "record.h"
 #include "util/macro.h"
 
@@ -763,6 +768,493 @@ int record_encode_loss(struct record_encoder *r, uint64_t time_ns, const char *s
 	if (output) {
 		mpw_lit(b, "output");
 		mpw_cstr(b, output);
+	}
+	return finish(r, time_ns, ret_data, ret_size);
+}
+
+/* ---- policy events ---- */
+
+static inline void mpw_int(struct mpw *b, int64_t v)
+{
+	uint8_t *w;
+
+	if (v >= 0) {
+		mpw_uint(b, (uint64_t)v);
+		return;
+	}
+	/* The smallest signed encoding, as msgpack-c's msgpack_pack_int64(). */
+	w = mpw_room(b, 9);
+	if (!w)
+		return;
+	if (v >= -32) {
+		w[0] = (uint8_t)(int8_t)v;
+		b->len += 1;
+	} else if (v >= INT8_MIN) {
+		w[0] = 0xd0;
+		w[1] = (uint8_t)(int8_t)v;
+		b->len += 2;
+	} else if (v >= INT16_MIN) {
+		w[0] = 0xd1;
+		put_be16(w + 1, (uint16_t)(int16_t)v);
+		b->len += 3;
+	} else if (v >= INT32_MIN) {
+		w[0] = 0xd2;
+		put_be32(w + 1, (uint32_t)(int32_t)v);
+		b->len += 5;
+	} else {
+		w[0] = 0xd3;
+		put_be64(w + 1, (uint64_t)v);
+		b->len += 9;
+	}
+}
+
+static inline void mpw_bin(struct mpw *b, const void *p, size_t n)
+{
+	uint8_t *w = mpw_room(b, n + 5), *w0 = w;
+
+	if (!w)
+		return;
+	if (n < 256) {
+		*w++ = 0xc4;
+		*w++ = (uint8_t)n;
+	} else if (n < 65536) {
+		*w++ = 0xc5;
+		w = put_be16(w, (uint16_t)n);
+	} else {
+		*w++ = 0xc6;
+		w = put_be32(w, (uint32_t)n);
+	}
+	if (n)
+		memcpy(w, p, n);
+	b->len += (size_t)(w - w0) + n;
+}
+
+/* Names of Tetragon's KprobeAction values for enum vigil_pol_action_type. */
+static const char *const action_names[_VIGIL_ACT_MAX] = {
+	[VIGIL_ACT_POST] = "KPROBE_ACTION_POST",
+	[VIGIL_ACT_NOPOST] = "KPROBE_ACTION_NOPOST",
+	[VIGIL_ACT_SIGKILL] = "KPROBE_ACTION_SIGKILL",
+	[VIGIL_ACT_SIGNAL] = "KPROBE_ACTION_SIGNAL",
+	[VIGIL_ACT_OVERRIDE] = "KPROBE_ACTION_OVERRIDE",
+};
+
+/* The event's "action": the strongest one taken. No action bit at all means Post. */
+static enum vigil_pol_action_type strongest_action(uint8_t bits)
+{
+	static const enum vigil_pol_action_type order[] = {VIGIL_ACT_OVERRIDE, VIGIL_ACT_SIGKILL,
+							   VIGIL_ACT_SIGNAL, VIGIL_ACT_POST,
+							   VIGIL_ACT_NOPOST};
+
+	for (size_t i = 0; i < ELEMENTSOF(order); i++)
+		if (bits & (1u << order[i]))
+			return order[i];
+	return VIGIL_ACT_POST;
+}
+
+static uint8_t action_bits(uint8_t bits)
+{
+	bits &= (uint8_t)(((1u << _VIGIL_ACT_MAX) - 1) & ~1u);
+	return bits ? bits : (uint8_t)(1u << VIGIL_ACT_POST);
+}
+
+static void format_signal(int sig, char *buf, size_t size)
+{
+	const char *abbrev = sigabbrev_np(sig);
+
+	if (abbrev)
+		snprintf(buf, size, "SIG%s", abbrev);
+	else
+		snprintf(buf, size, "SIG%d", sig);
+}
+
+static const char *family_name(uint16_t f, char *buf, size_t size)
+{
+	switch (f) {
+	case AF_UNSPEC:
+		return "AF_UNSPEC";
+	case AF_UNIX:
+		return "AF_UNIX";
+	case AF_INET:
+		return "AF_INET";
+	case AF_INET6:
+		return "AF_INET6";
+	case AF_NETLINK:
+		return "AF_NETLINK";
+	case AF_PACKET:
+		return "AF_PACKET";
+	case AF_VSOCK:
+		return "AF_VSOCK";
+	}
+	snprintf(buf, size, "%u", f);
+	return buf;
+}
+
+static const char *socktype_name(uint16_t t, char *buf, size_t size)
+{
+	switch (t) {
+	case SOCK_STREAM:
+		return "SOCK_STREAM";
+	case SOCK_DGRAM:
+		return "SOCK_DGRAM";
+	case SOCK_RAW:
+		return "SOCK_RAW";
+	case SOCK_RDM:
+		return "SOCK_RDM";
+	case SOCK_SEQPACKET:
+		return "SOCK_SEQPACKET";
+	}
+	snprintf(buf, size, "%u", t);
+	return buf;
+}
+
+static const char *protocol_name(uint16_t p, char *buf, size_t size)
+{
+	switch (p) {
+	case IPPROTO_IP:
+		return "IPPROTO_IP";
+	case IPPROTO_ICMP:
+		return "IPPROTO_ICMP";
+	case IPPROTO_TCP:
+		return "IPPROTO_TCP";
+	case IPPROTO_UDP:
+		return "IPPROTO_UDP";
+	case IPPROTO_ICMPV6:
+		return "IPPROTO_ICMPV6";
+	case IPPROTO_SCTP:
+		return "IPPROTO_SCTP";
+	case IPPROTO_UDPLITE:
+		return "IPPROTO_UDPLITE";
+	case IPPROTO_RAW:
+		return "IPPROTO_RAW";
+	case IPPROTO_MPTCP:
+		return "IPPROTO_MPTCP";
+	}
+	snprintf(buf, size, "%u", p);
+	return buf;
+}
+
+/* include/net/tcp_states.h; the kernel's names, as Tetragon reports them. */
+static const char *const tcp_states[] = {
+	[1] = "TCP_ESTABLISHED",     [2] = "TCP_SYN_SENT",   [3] = "TCP_SYN_RECV",
+	[4] = "TCP_FIN_WAIT1",	     [5] = "TCP_FIN_WAIT2",  [6] = "TCP_TIME_WAIT",
+	[7] = "TCP_CLOSE",	     [8] = "TCP_CLOSE_WAIT", [9] = "TCP_LAST_ACK",
+	[10] = "TCP_LISTEN",	     [11] = "TCP_CLOSING",   [12] = "TCP_NEW_SYN_RECV",
+	[13] = "TCP_BOUND_INACTIVE",
+};
+
+static const char *tcp_state_name(uint16_t s, char *buf, size_t size)
+{
+	if (s < ELEMENTSOF(tcp_states) && tcp_states[s])
+		return tcp_states[s];
+	snprintf(buf, size, "%u", s);
+	return buf;
+}
+
+/* An address of a sockaddr/sock: IPv4 in the first 4 bytes, IPv6 in all 16. */
+static void pack_addr(struct mpw *b, uint16_t family, const uint8_t addr[16])
+{
+	char text[INET6_ADDRSTRLEN];
+
+	if ((family == AF_INET || family == AF_INET6) &&
+	    inet_ntop(family, addr, text, sizeof(text)))
+		mpw_cstr(b, text);
+	else
+		mpw_lit(b, "");
+}
+
+static size_t str_len(const uint8_t *p, size_t n)
+{
+	const uint8_t *nul = memchr(p, 0, n);
+
+	return nul ? (size_t)(nul - p) : n;
+}
+
+/* The value of an integer argument: 8 bytes in host order, truncated to @width bytes and sign
+ * extended when @is_signed. */
+static uint64_t int_value(const uint8_t *data, unsigned width, bool is_signed)
+{
+	uint64_t v;
+
+	memcpy(&v, data, sizeof(v));
+	if (width > 0 && width < 8) {
+		unsigned bits = width * 8;
+
+		v &= (1ULL << bits) - 1;
+		if (is_signed && (v >> (bits - 1)) & 1)
+			v |= ~((1ULL << bits) - 1);
+	}
+	return v;
+}
+
+/* Tetragon: int8..int32 int_arg, uint8..uint32 uint_arg, long/int64 long_arg, ulong/uint64/
+ * size_t size_arg. */
+static void pack_int(struct mpw *b, uint64_t v, unsigned width, bool is_signed)
+{
+	if (width == 0 || width > 8)
+		width = 8;
+	if (is_signed) {
+		if (width <= 4)
+			mpw_lit(b, "int_arg");
+		else
+			mpw_lit(b, "long_arg");
+		mpw_int(b, (int64_t)v);
+	} else {
+		if (width <= 4)
+			mpw_lit(b, "uint_arg");
+		else
+			mpw_lit(b, "size_arg");
+		mpw_uint(b, v);
+	}
+}
+
+static void pack_sockaddr(struct mpw *b, const struct event_policy_arg *a)
+{
+	struct vigil_pol_sockaddr sa;
+	char fb[16];
+
+	memcpy(&sa, a->data, sizeof(sa));
+	mpw_lit(b, "sockaddr_arg");
+	mpw_map(b, 3);
+	mpw_lit(b, "family");
+	mpw_cstr(b, family_name(sa.family, fb, sizeof(fb)));
+	mpw_lit(b, "addr");
+	if (sa.family == AF_UNIX) {
+		/* sun_path follows; an abstract name (leading NUL) is written with '@' as ss does.
+		 */
+		const uint8_t *path = a->data + sizeof(sa);
+		size_t n = a->len - sizeof(sa);
+
+		if (n > 0 && path[0] == 0) {
+			char name[128];
+			size_t k = MIN(n - 1, sizeof(name) - 1); /* sun_path is 108 bytes */
+
+			name[0] = '@';
+			memcpy(name + 1, path + 1, k);
+			mpw_str(b, name, 1 + str_len((const uint8_t *)name + 1, k));
+		} else
+			mpw_str(b, (const char *)path, str_len(path, n));
+	} else
+		pack_addr(b, sa.family, sa.addr);
+	mpw_lit(b, "port");
+	mpw_uint(b, sa.port);
+}
+
+static void pack_sock(struct mpw *b, const struct event_policy_arg *a)
+{
+	struct vigil_pol_sock sk;
+	char nb[16];
+
+	memcpy(&sk, a->data, sizeof(sk));
+	mpw_lit(b, "sock_arg");
+	mpw_map(b, 9);
+	mpw_lit(b, "family");
+	mpw_cstr(b, family_name(sk.family, nb, sizeof(nb)));
+	mpw_lit(b, "type");
+	mpw_cstr(b, socktype_name(sk.type, nb, sizeof(nb)));
+	mpw_lit(b, "protocol");
+	mpw_cstr(b, protocol_name(sk.protocol, nb, sizeof(nb)));
+	mpw_lit(b, "saddr");
+	pack_addr(b, sk.family, sk.saddr);
+	mpw_lit(b, "daddr");
+	pack_addr(b, sk.family, sk.daddr);
+	mpw_lit(b, "sport");
+	mpw_uint(b, sk.sport);
+	mpw_lit(b, "dport");
+	mpw_uint(b, sk.dport);
+	mpw_lit(b, "cookie");
+	mpw_uint(b, sk.cookie);
+	mpw_lit(b, "state");
+	mpw_cstr(b, tcp_state_name(sk.state, nb, sizeof(nb)));
+}
+
+/*
+ * One argument object: its typed key, then "label" and vigil's flags. @meta may be NULL (an
+ * argument the hook description does not cover: integers are then shown as unsigned 64 bit).
+ */
+static void pack_arg(struct mpw *b, const struct event_policy_arg *a,
+		     const struct compiled_arg_meta *meta)
+{
+	bool trunc = a->flags & VIGIL_PARG_F_TRUNC, err = a->flags & VIGIL_PARG_F_ERROR;
+	bool del = a->flags & VIGIL_PARG_F_DELETED, det = a->flags & VIGIL_PARG_F_DETACHED;
+	bool rel = a->flags & VIGIL_PARG_F_RELATIVE;
+	bool label = meta && meta->label;
+
+	mpw_map(b, 1 + label + trunc + err + del + det + rel);
+	switch (a->type) {
+	case VIGIL_ARG_INT: {
+		bool sgn = meta && meta->type == POLICY_ARG_INT ? meta->int_signed : false;
+		unsigned width = meta && meta->type == POLICY_ARG_INT ? meta->int_width : 8;
+
+		pack_int(b, int_value(a->data, width, sgn), width, sgn);
+		break;
+	}
+	case VIGIL_ARG_CHAR_BUF:
+		mpw_lit(b, "bytes_arg");
+		mpw_bin(b, a->data, a->len);
+		break;
+	case VIGIL_ARG_FD:
+		mpw_lit(b, "file_arg");
+		mpw_map(b, 1);
+		mpw_lit(b, "path");
+		mpw_str(b, (const char *)a->data, str_len(a->data, a->len));
+		break;
+	case VIGIL_ARG_SOCKADDR:
+		pack_sockaddr(b, a);
+		break;
+	case VIGIL_ARG_SOCK:
+		pack_sock(b, a);
+		break;
+	default: /* STRING, FILENAME, DATALOC, INLINE_STR */
+		mpw_lit(b, "string_arg");
+		mpw_str(b, (const char *)a->data, str_len(a->data, a->len));
+		break;
+	}
+	if (label) {
+		mpw_lit(b, "label");
+		mpw_cstr(b, meta->label);
+	}
+	if (trunc) {
+		mpw_lit(b, "truncated");
+		mpw_bool(b, true);
+	}
+	if (err) {
+		mpw_lit(b, "error");
+		mpw_bool(b, true);
+	}
+	if (del) {
+		mpw_lit(b, "deleted");
+		mpw_bool(b, true);
+	}
+	if (det) {
+		mpw_lit(b, "detached");
+		mpw_bool(b, true);
+	}
+	if (rel) {
+		mpw_lit(b, "relative");
+		mpw_bool(b, true);
+	}
+}
+
+/* "return": the typed return argument, else the raw return value as an integer of the
+ * returnArg's type (a signed 64-bit long_arg without one). */
+static void pack_return(struct mpw *b, const struct compiled_hook *h, const struct event_policy *e)
+{
+	const struct compiled_arg_meta *meta = h->has_return_arg ? &h->return_arg : NULL;
+	bool sgn = true;
+	unsigned width = 8;
+	bool label = meta && meta->label;
+
+	if (e->ret_arg.type != VIGIL_ARG_NONE) {
+		pack_arg(b, &e->ret_arg, meta);
+		return;
+	}
+	if (meta && meta->type == POLICY_ARG_INT) {
+		sgn = meta->int_signed;
+		width = meta->int_width;
+	}
+	mpw_map(b, 1 + label);
+	pack_int(b, int_value((const uint8_t *)&e->ev->ret, width, sgn), width, sgn);
+	if (label) {
+		mpw_lit(b, "label");
+		mpw_cstr(b, meta->label);
+	}
+}
+
+/*
+ * Arguments the compiler added for the kernel's own use (a length or a dirfd the policy did not
+ * list, VIGIL_ARG_F_NO_CAPTURE) are not part of the record: Tetragon's args are the policy's.
+ */
+static bool arg_is_shown(const struct compiled_hook *h, const struct event_policy *e, unsigned i)
+{
+	return e->args[i].type != VIGIL_ARG_NONE &&
+	       !(h->bpf.args[i].flags & VIGIL_ARG_F_NO_CAPTURE);
+}
+
+int record_encode_policy(struct record_encoder *r, uint64_t time_ns, uint32_t tid,
+			 struct proc_cache *c, const struct proc_entry *p,
+			 const struct compiled_hook *h, const char *policy_name,
+			 const struct event_policy *e, const uint8_t **ret_data, size_t *ret_size)
+{
+	const struct vigil_policy_event *ev;
+	bool kprobe, ret, message, tags, sig, act_err;
+	uint8_t bits;
+	uint32_t n_args = 0, n_tags = 0, extra;
+	struct mpw *b;
+	char signame[32];
+
+	if (!r || !p || !h || !e || !e->ev || !policy_name)
+		return -EINVAL;
+	ev = e->ev;
+	if (ev->n_args > VIGIL_POL_MAX_ARGS)
+		return -EINVAL;
+	kprobe = h->kind != POLICY_HOOK_TRACEPOINT;
+	ret = kprobe && (ev->flags & VIGIL_POLEV_F_RETURN);
+	message = h->message && h->message[0];
+	tags = h->tags && h->tags[0];
+	sig = ev->signal != 0;
+	act_err = ev->action_err != 0;
+	bits = action_bits(ev->actions);
+	for (unsigned i = 0; i < ev->n_args; i++)
+		n_args += arg_is_shown(h, e, i);
+	if (tags)
+		while (h->tags[n_tags])
+			n_tags++;
+
+	/* function_name | subsys event; args, [return], action, policy_name, [message], [tags],
+	 * actions, [signal], [action_error] */
+	extra = (kprobe ? 1 : 2) + 1 + ret + 1 + 1 + message + tags + 1 + sig + act_err;
+	if (kprobe)
+		begin_process_event(r, "process_kprobe", strlen("process_kprobe"), tid, c, p,
+				    extra);
+	else
+		begin_process_event(r, "process_tracepoint", strlen("process_tracepoint"), tid, c,
+				    p, extra);
+	b = &r->out;
+	if (kprobe) {
+		mpw_lit(b, "function_name");
+		mpw_cstr(b, strempty(h->function_name));
+	} else {
+		mpw_lit(b, "subsys");
+		mpw_cstr(b, strempty(h->subsys));
+		mpw_lit(b, "event");
+		mpw_cstr(b, strempty(h->event));
+	}
+	mpw_lit(b, "args");
+	mpw_array(b, n_args);
+	for (unsigned i = 0; i < ev->n_args; i++)
+		if (arg_is_shown(h, e, i))
+			pack_arg(b, &e->args[i], &h->args[i]);
+	if (ret) {
+		mpw_lit(b, "return");
+		pack_return(b, h, e);
+	}
+	mpw_lit(b, "action");
+	mpw_cstr(b, action_names[strongest_action(bits)]);
+	mpw_lit(b, "policy_name");
+	mpw_cstr(b, policy_name);
+	if (message) {
+		mpw_lit(b, "message");
+		mpw_cstr(b, h->message);
+	}
+	if (tags) {
+		mpw_lit(b, "tags");
+		mpw_array(b, n_tags);
+		for (uint32_t i = 0; i < n_tags; i++)
+			mpw_cstr(b, h->tags[i]);
+	}
+	mpw_lit(b, "actions");
+	mpw_array(b, (uint32_t)__builtin_popcount(bits));
+	for (unsigned a = VIGIL_ACT_POST; a < _VIGIL_ACT_MAX; a++)
+		if (bits & (1u << a))
+			mpw_cstr(b, action_names[a]);
+	if (sig) {
+		format_signal(ev->signal, signame, sizeof(signame));
+		mpw_lit(b, "signal");
+		mpw_cstr(b, signame);
+	}
+	if (act_err) {
+		mpw_lit(b, "action_error");
+		mpw_int(b, ev->action_err);
 	}
 	return finish(r, time_ns, ret_data, ret_size);
 }

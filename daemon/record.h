@@ -10,16 +10,20 @@
 
 /* The canonical msgpack record, docs/event-schema.md. */
 #define SCHEMA_VERSION_MAJOR 1
-#define SCHEMA_VERSION_MINOR 0
+#define SCHEMA_VERSION_MINOR 1
 
 enum record_type {
 	RECORD_PROCESS_EXEC = 1,
 	RECORD_PROCESS_EXIT = 2,
 	RECORD_PROCESS_CLONE = 3,
 	RECORD_VIGIL_LOSS = 4,
+	RECORD_PROCESS_KPROBE = 5,
+	RECORD_PROCESS_TRACEPOINT = 6,
 };
 
 struct record_encoder;
+struct compiled_hook;
+struct event_policy;
 
 /* ancestors: add process_*.ancestors (up to RECORD_ANCESTORS_MAX levels above the parent). */
 #define RECORD_ANCESTORS_MAX 32
@@ -42,6 +46,16 @@ int record_encode_exit(struct record_encoder *r, uint64_t time_ns, uint32_t tid,
 int record_encode_clone(struct record_encoder *r, uint64_t time_ns, uint32_t tid,
 			struct proc_cache *c, const struct proc_entry *p, const uint8_t **ret_data,
 			size_t *ret_size);
+/*
+ * A policy event (VIGIL_EV_POLICY) of hook @h: process_kprobe for kprobe hooks, process_tracepoint
+ * for tracepoint hooks (docs/event-schema.md). @ev is the decoded event (event_decode()); its
+ * arguments are rendered with the types, labels and integer widths of @h->args (and
+ * @h->return_arg). @policy_name is the TracingPolicy's metadata.name.
+ */
+int record_encode_policy(struct record_encoder *r, uint64_t time_ns, uint32_t tid,
+			 struct proc_cache *c, const struct proc_entry *p,
+			 const struct compiled_hook *h, const char *policy_name,
+			 const struct event_policy *ev, const uint8_t **ret_data, size_t *ret_size);
 /* stage: "kernel", "decode", "queue" (then output names the instance), ... */
 int record_encode_loss(struct record_encoder *r, uint64_t time_ns, const char *stage,
 		       const char *output, uint64_t count, uint64_t total, const uint8_t **ret_data,

@@ -21,10 +21,12 @@
 #define JOURNALD_SOCKET "/run/systemd/journal/socket"
 
 /* MESSAGE_IDs, fixed forever (generated once from /proc/sys/kernel/random/uuid). */
-#define MESSAGE_ID_EXEC	 "394187e803e34d6c855efe70573fb8e1"
-#define MESSAGE_ID_EXIT	 "3acb421272df4fd5bb34b878c04cc5a8"
-#define MESSAGE_ID_CLONE "c172132d0af34cd5b0f7622952d60d19"
-#define MESSAGE_ID_LOSS	 "935d222cbdb44bff8b408ee8d9718484"
+#define MESSAGE_ID_EXEC	      "394187e803e34d6c855efe70573fb8e1"
+#define MESSAGE_ID_EXIT	      "3acb421272df4fd5bb34b878c04cc5a8"
+#define MESSAGE_ID_CLONE      "c172132d0af34cd5b0f7622952d60d19"
+#define MESSAGE_ID_LOSS	      "935d222cbdb44bff8b408ee8d9718484"
+#define MESSAGE_ID_KPROBE     "b4f84d7a17a8465f870cb44aff85750e"
+#define MESSAGE_ID_TRACEPOINT "8394c66445f04adbad1e6f4066900173"
 
 #define ARGV_FIELDS_MAX 64
 
@@ -146,6 +148,46 @@ static int add_process(struct journald_out *j, struct mp_span proc)
 	return r;
 }
 
+/* An enforcement (Sigkill, Signal, Override) was taken: the entry is a warning. */
+static bool policy_enforced(struct mp_span body)
+{
+	const char *s;
+	size_t n;
+
+	if (rv_get_str(body, "action", &s, &n) < 0)
+		return false;
+	return !((n == 18 && memcmp(s, "KPROBE_ACTION_POST", 18) == 0) ||
+		 (n == 20 && memcmp(s, "KPROBE_ACTION_NOPOST", 20) == 0));
+}
+
+static int add_policy(struct journald_out *j, struct mp_span body, bool kprobe)
+{
+	struct mp_span tags;
+	int r = 0;
+
+	r = r ?: copy_str(j, "VIGIL_POLICY", body, "policy_name");
+	if (kprobe)
+		r = r ?: copy_str(j, "VIGIL_FUNCTION", body, "function_name");
+	else {
+		r = r ?: copy_str(j, "VIGIL_SUBSYS", body, "subsys");
+		/* VIGIL_EVENT already names the record type */
+		r = r ?: copy_str(j, "VIGIL_TRACEPOINT", body, "event");
+	}
+	r = r ?: copy_str(j, "VIGIL_ACTION", body, "action");
+	r = r ?: copy_str(j, "VIGIL_SIGNAL", body, "signal");
+	r = r ?: copy_str(j, "VIGIL_POLICY_MESSAGE", body, "message");
+	if (r == 0 && rv_find(body, "tags", &tags) >= 0) {
+		struct rv_iter it;
+		const char *s;
+		size_t n;
+
+		if (rv_array_open(tags, &it) >= 0)
+			while (r == 0 && rv_array_next_str(&it, &s, &n) >= 0)
+				r = add_field(j, "VIGIL_TAG", s, n);
+	}
+	return r;
+}
+
 /* Build the fields of one record. */
 static int build(struct journald_out *j, const struct vigil_record *rec, bool with_json)
 {
@@ -170,7 +212,10 @@ static int build(struct journald_out *j, const struct vigil_record *rec, bool wi
 	if (r < 0)
 		return r;
 	r = add_field(j, "MESSAGE", j->line.data, j->line.len);
-	r = r ?: add_str(j, "PRIORITY", type == VIGIL_RECORD_VIGIL_LOSS ? "4" : "6");
+	if (type == VIGIL_RECORD_PROCESS_KPROBE || type == VIGIL_RECORD_PROCESS_TRACEPOINT)
+		r = r ?: add_str(j, "PRIORITY", policy_enforced(body) ? "4" : "5");
+	else
+		r = r ?: add_str(j, "PRIORITY", type == VIGIL_RECORD_VIGIL_LOSS ? "4" : "6");
 	r = r ?: add_str(j, "SYSLOG_IDENTIFIER", "vigil");
 	switch (type) {
 	case VIGIL_RECORD_PROCESS_EXEC:
@@ -184,6 +229,12 @@ static int build(struct journald_out *j, const struct vigil_record *rec, bool wi
 		break;
 	case VIGIL_RECORD_VIGIL_LOSS:
 		msgid = MESSAGE_ID_LOSS;
+		break;
+	case VIGIL_RECORD_PROCESS_KPROBE:
+		msgid = MESSAGE_ID_KPROBE;
+		break;
+	case VIGIL_RECORD_PROCESS_TRACEPOINT:
+		msgid = MESSAGE_ID_TRACEPOINT;
 		break;
 	}
 	if (r == 0 && msgid)
@@ -210,6 +261,9 @@ static int build(struct journald_out *j, const struct vigil_record *rec, bool wi
 		r = copy_uint(j, "VIGIL_STATUS", body, "status");
 		r = r ?: copy_str(j, "VIGIL_SIGNAL", body, "signal");
 	}
+	if (r == 0 &&
+	    (type == VIGIL_RECORD_PROCESS_KPROBE || type == VIGIL_RECORD_PROCESS_TRACEPOINT))
+		r = add_policy(j, body, type == VIGIL_RECORD_PROCESS_KPROBE);
 	if (r == 0 && type == VIGIL_RECORD_VIGIL_LOSS) {
 		r = copy_str(j, "VIGIL_LOSS_STAGE", body, "stage");
 		r = r ?: copy_uint(j, "VIGIL_LOSS_COUNT", body, "count");

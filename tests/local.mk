@@ -16,3 +16,8 @@ include tests/event.mk
 include tests/plugins.mk
 include tests/host.mk
 include tests/integration.mk
+include tests/policy.mk
+include tests/policy-compile.mk
+include tests/policy-bpf.mk
+include tests/policy-proc.mk
+include tests/policy-record.mk

@@ -93,10 +93,12 @@ struct vigil_record {
 };
 
 /* struct vigil_record.type; numbering is part of the ABI. */
-#define VIGIL_RECORD_PROCESS_EXEC  1
-#define VIGIL_RECORD_PROCESS_EXIT  2
-#define VIGIL_RECORD_PROCESS_CLONE 3
-#define VIGIL_RECORD_VIGIL_LOSS	   4
+#define VIGIL_RECORD_PROCESS_EXEC	1
+#define VIGIL_RECORD_PROCESS_EXIT	2
+#define VIGIL_RECORD_PROCESS_CLONE	3
+#define VIGIL_RECORD_VIGIL_LOSS		4
+#define VIGIL_RECORD_PROCESS_KPROBE	5 /* a TracingPolicy kprobe hook (incl. syscall: true) */
+#define VIGIL_RECORD_PROCESS_TRACEPOINT 6 /* a TracingPolicy tracepoint hook */
 
 /**
  * struct vigil_batch - records offered to an output in one emit() call.

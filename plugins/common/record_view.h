@@ -361,6 +361,13 @@ int rv_array_next_str(struct rv_iter *it, const char **ret, size_t *ret_len);
  *   exit  pid=1234 nginx.service /usr/bin/curl status=3      (or signal=SIGKILL)
  *   clone pid=1240 ppid=1234 nginx.service /usr/bin/bash
  *   loss  stage=queue count=12 total=40 output=kafka-main
+ *   probe pid=1234 nginx.service /usr/bin/cat open /etc/shadow → 3 [SIGKILL]
+ *   probe pid=1234 - /usr/bin/curl connect tcp 10.0.0.1:443 → -ECONNREFUSED
+ *   probe pid=1234 - /usr/bin/bash sched/sched_process_fork bash 4242
+ * (process_kprobe: a verb from function_name, then the first path, string, sockaddr or sock
+ * argument and the labelled integers, or every integer when there is no such argument;
+ * process_tracepoint: SUBSYS/EVENT and every argument but bytes; then the return value and the
+ * enforcement action taken.)
  * The context column is the container id (12 characters), else the systemd unit, else "-".
  * Control characters, DEL, C1 controls and invalid UTF-8 are written as \n, \t, \xNN so the
  * line never carries a raw escape sequence. Returns 0 or -EBADMSG (@out unchanged) or -ENOMEM.

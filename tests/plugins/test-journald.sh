@@ -6,6 +6,7 @@
 set -u
 JOURNALD=/lib/systemd/systemd-journald
 DRIVER=${top_builddir:-.}/tests/plugins/journald-driver
+POLICY_DRIVER=${top_builddir:-.}/tests/plugins/journald-policy-driver
 
 if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root"; exit 77; fi
 if [ -n "${VIGIL_SKIP_ROOT_TESTS:-}" ]; then echo "1..0 # SKIP VIGIL_SKIP_ROOT_TESTS is set"; exit 77; fi
@@ -32,7 +33,7 @@ check() { # name, command...
 	name=$1; shift
 	if "$@"; then ok "$name"; else not_ok "$name"; fi
 }
-echo "1..12"
+echo "1..16"
 
 # 1. No journald at all: the socket is absent, which sd_journal_sendv() reports as success.
 out=$("$DRIVER" 2>/dev/null)
@@ -86,6 +87,30 @@ check "exit SIGKILL fields" has "$tmp/exit.json" '"VIGIL_SIGNAL":"SIGKILL"' '"VI
 check "loss: PRIORITY 4 and fields" has "$tmp/loss.json" '"PRIORITY":"4"' \
 	'"VIGIL_LOSS_STAGE":"queue"' '"VIGIL_LOSS_COUNT":"12"' '"VIGIL_LOSS_TOTAL":"40"' \
 	'"VIGIL_LOSS_OUTPUT":"kafka-main"'
+
+# Policy records (process_kprobe with Sigkill, process_tracepoint with Post), encoded by the
+# daemon's encoder.
+out=$("$POLICY_DRIVER" 2>&1)
+[ "$out" = "status=OK results=00" ] && ok "policy records emit -> OK" || not_ok "policy records emit -> OK" "$out"
+i=0
+while [ $i -lt 100 ]; do
+	journalctl -D "$tmp" -o json SYSLOG_IDENTIFIER=vigil >"$J" 2>/dev/null
+	[ "$(grep -c '"SYSLOG_IDENTIFIER":"vigil"' "$J")" -ge 6 ] && break
+	sleep 0.1; i=$((i + 1))
+done
+grep -F '"MESSAGE_ID":"b4f84d7a17a8465f870cb44aff85750e"' "$J" >"$tmp/kprobe.json"
+grep -F '"MESSAGE_ID":"8394c66445f04adbad1e6f4066900173"' "$J" >"$tmp/tracepoint.json"
+check "kprobe: PRIORITY 4 (Sigkill) and fields" has "$tmp/kprobe.json" '"PRIORITY":"4"' \
+	'"VIGIL_EVENT":"process_kprobe"' '"VIGIL_POLICY":"sensitive-files"' \
+	'"VIGIL_FUNCTION":"__x64_sys_openat"' '"VIGIL_ACTION":"KPROBE_ACTION_SIGKILL"' \
+	'"VIGIL_SIGNAL":"SIGKILL"' '"VIGIL_POLICY_MESSAGE":"shadow read"' '"VIGIL_PID":"1234"' \
+	'"VIGIL_BINARY":"/usr/bin/cat"' '"VIGIL_SEQ":"2000"' '"VIGIL_TAG":["file","sensitive"]'
+check "kprobe: MESSAGE is the compact line" has "$tmp/kprobe.json" \
+	'"MESSAGE":"probe pid=1234 - /usr/bin/cat open /etc/shadow dirfd=-100 [SIGKILL]"'
+check "tracepoint: PRIORITY 5 (Post) and fields" has "$tmp/tracepoint.json" '"PRIORITY":"5"' \
+	'"VIGIL_EVENT":"process_tracepoint"' '"VIGIL_POLICY":"forks"' '"VIGIL_SUBSYS":"sched"' \
+	'"VIGIL_TRACEPOINT":"sched_process_fork"' '"VIGIL_ACTION":"KPROBE_ACTION_POST"' \
+	'"MESSAGE":"probe pid=1234 - /usr/bin/cat sched/sched_process_fork child=4242"'
 
 # 3. journald gone, its socket left behind: ECONNREFUSED -> RETRY.
 kill -9 $jpid; wait $jpid 2>/dev/null
