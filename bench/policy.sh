@@ -93,13 +93,16 @@ for rb in 4M 16M 64M; do
         'BEGIN { printf "RingBufferSize=%-4s delivered %d of %d (%.1f%%), reported lost %d, %.0f events/s end to end\n", rb, g, n, 100 * g / n, l, g / ((t1 - t0) / 1e9) }'
 done
 
-echo "== c. BPF program cost (kernel.bpf_stats_enabled=1), open storm with a matching policy =="
+echo "== c. BPF program cost per run (kernel.bpf_stats_enabled=1), 4 x $MATCHED opens =="
 old=$(cat /proc/sys/kernel/bpf_stats_enabled)
 echo 1 >/proc/sys/kernel/bpf_stats_enabled
-conf 64M "$W/missing/"
-start
-storm "$MATCHED" "$MISSING" >/dev/null
-/bin/true vigil-bench-marker
-bpftool -j prog show 2>/dev/null | jq -r '.[] | select(.name | test("^handle_")) | select(.run_cnt != null and .run_cnt > 0) | "\(.name)\t\(.run_cnt) runs\t\(.run_time_ns / .run_cnt | floor) ns/run"'
-stop
+for what in "non-matching:/etc/shadow" "matching:$W/missing/"; do
+    conf 64M "${what#*:}"
+    start
+    storm "$MATCHED" "$MISSING" >/dev/null
+    echo "-- policy ${what%%:*}"
+    vpid=$(pgrep -P "$VPID" vigild)
+    bpftool -j prog show 2>/dev/null | jq -r --argjson p "$vpid" '.[] | select(.name | test("^handle_")) | select(any(.pids[]?; .pid == $p)) | select(.run_cnt != null and .run_cnt > 0) | "\(.name)\t\(.run_cnt) runs\t\(.run_time_ns / .run_cnt | floor) ns/run"'
+    stop
+done
 echo "$old" >/proc/sys/kernel/bpf_stats_enabled

@@ -129,8 +129,7 @@ static __always_inline int vigil_pol_begin(struct vigil_pol_eval_ctx *c,
 		c->pid_bits = proc->pid_bits;
 	}
 
-	vigil_hdr_fill(&ev->hdr, VIGIL_EV_POLICY, 0);
-	vigil_creds_fill(&ev->creds, c->task);
+	/* The header and the creds are filled in vigil_pol_act(), for an event that is sent. */
 	ev->start_boottime = start;
 	ev->hook_id = hook->hook_id;
 	ev->selector = VIGIL_POL_SEL_NONE;
@@ -1124,6 +1123,8 @@ static __always_inline int vigil_pol_act(struct vigil_pol_eval_ctx *c, int sel, 
 	if (!post && !enforced)
 		return override;
 
+	vigil_hdr_fill(&ev->hdr, VIGIL_EV_POLICY, 0);
+	vigil_creds_fill(&ev->creds, c->task);
 	size = sizeof(*ev) + ev->data_len;
 	ev->hdr.size = size;
 	if (bpf_ringbuf_output(&events, ev, size & VIGIL_POL_SCRATCH_MASK, vigil_rb_flags()) < 0)

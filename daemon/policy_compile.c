@@ -65,147 +65,7 @@ static const struct tracefs_field common_fields[] = {
 	{(char *)"common_pid", (char *)"int", 4, 4, true},
 };
 
-/* --- value parsers (local until daemon/policy_parse.c provides policy_parse_*) --- */
-
-static int pc_parse_int(const char *s, uint64_t *ret)
-{
-	bool neg = false;
-	char *end;
-	unsigned long long v;
-
-	if (isempty(s))
-		return -EINVAL;
-	if (*s == '-') {
-		neg = true;
-		s++;
-	}
-	if (!isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno != 0 || *end != '\0')
-		return -EINVAL;
-	if (neg && v > (unsigned long long)INT64_MAX + 1)
-		return -EINVAL;
-	*ret = neg ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-	return 0;
-}
-
-static int pc_parse_cidr(const char *s, uint8_t ret_addr[16], uint8_t *ret_bits)
-{
-	char buf[INET6_ADDRSTRLEN + 8];
-	const char *slash;
-	unsigned max, bits;
-	uint8_t a[16] = {};
-	uint64_t b;
-
-	if (isempty(s) || strlen(s) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, s);
-	slash = strchr(s, '/');
-	if (slash)
-		buf[slash - s] = '\0';
-	if (inet_pton(AF_INET, buf, a + 12) == 1) {
-		a[10] = a[11] = 0xff;
-		max = 32;
-	} else if (inet_pton(AF_INET6, buf, a) == 1)
-		max = 128;
-	else
-		return -EINVAL;
-	bits = max;
-	if (slash) {
-		if (!isdigit((unsigned char)slash[1]) || pc_parse_int(slash + 1, &b) < 0 || b > max)
-			return -EINVAL;
-		bits = (unsigned)b;
-	}
-	memcpy(ret_addr, a, 16);
-	*ret_bits = (uint8_t)(max == 32 ? 96 + bits : bits);
-	return 0;
-}
-
-static int pc_parse_port(const char *s, uint16_t *ret)
-{
-	uint64_t v;
-
-	if (pc_parse_int(s, &v) < 0 || *s == '-' || v > UINT16_MAX)
-		return -EINVAL;
-	*ret = (uint16_t)v;
-	return 0;
-}
-
-struct name_value {
-	const char *name;
-	uint16_t value;
-};
-
-static int parse_named(const struct name_value *t, size_t n, const char *s, uint16_t *ret)
-{
-	for (size_t i = 0; i < n; i++)
-		if (streq_ptr(t[i].name, s)) {
-			*ret = t[i].value;
-			return 0;
-		}
-	return pc_parse_port(s, ret);
-}
-
-static int pc_parse_family(const char *s, uint16_t *ret)
-{
-	static const struct name_value t[] = {
-		{"AF_UNIX", AF_UNIX}, {"AF_INET", AF_INET}, {"AF_INET6", AF_INET6}};
-
-	return parse_named(t, ELEMENTSOF(t), s, ret);
-}
-
-static int pc_parse_protocol(const char *s, uint16_t *ret)
-{
-	static const struct name_value t[] = {
-		{"IPPROTO_TCP", IPPROTO_TCP},	{"IPPROTO_UDP", IPPROTO_UDP},
-		{"IPPROTO_ICMP", IPPROTO_ICMP}, {"IPPROTO_ICMPV6", IPPROTO_ICMPV6},
-		{"IPPROTO_SCTP", IPPROTO_SCTP}, {"IPPROTO_RAW", IPPROTO_RAW}};
-
-	return parse_named(t, ELEMENTSOF(t), s, ret);
-}
-
-static const char *op_name(enum policy_op op)
-{
-	static const char *const names[_POLICY_OP_MAX] = {
-		[POLICY_OP_EQUAL] = "Equal",
-		[POLICY_OP_NOT_EQUAL] = "NotEqual",
-		[POLICY_OP_PREFIX] = "Prefix",
-		[POLICY_OP_NOT_PREFIX] = "NotPrefix",
-		[POLICY_OP_POSTFIX] = "Postfix",
-		[POLICY_OP_NOT_POSTFIX] = "NotPostfix",
-		[POLICY_OP_GT] = "GT",
-		[POLICY_OP_LT] = "LT",
-		[POLICY_OP_MASK] = "Mask",
-		[POLICY_OP_SADDR] = "SAddr",
-		[POLICY_OP_DADDR] = "DAddr",
-		[POLICY_OP_NOT_SADDR] = "NotSAddr",
-		[POLICY_OP_NOT_DADDR] = "NotDAddr",
-		[POLICY_OP_SPORT] = "SPort",
-		[POLICY_OP_DPORT] = "DPort",
-		[POLICY_OP_NOT_SPORT] = "NotSPort",
-		[POLICY_OP_NOT_DPORT] = "NotDPort",
-		[POLICY_OP_PROTOCOL] = "Protocol",
-		[POLICY_OP_FAMILY] = "Family",
-		[POLICY_OP_IN] = "In",
-		[POLICY_OP_NOT_IN] = "NotIn",
-	};
-
-	return op >= 0 && op < _POLICY_OP_MAX && names[op] ? names[op] : "?";
-}
-
-static const char *arg_type_name(enum policy_arg_type t)
-{
-	static const char *const names[_POLICY_ARG_TYPE_MAX] = {
-		[POLICY_ARG_INT] = "int",	    [POLICY_ARG_STRING] = "string",
-		[POLICY_ARG_CHAR_BUF] = "char_buf", [POLICY_ARG_FD] = "fd",
-		[POLICY_ARG_FILENAME] = "filename", [POLICY_ARG_SOCKADDR] = "sockaddr",
-		[POLICY_ARG_SOCK] = "sock",
-	};
-
-	return t >= 0 && t < _POLICY_ARG_TYPE_MAX ? names[t] : "?";
-}
+/* Values are parsed with the parser's policy_parse_*() (daemon/policy.h): one definition. */
 
 /* --- syscall tables --- */
 
@@ -467,7 +327,7 @@ static bool field_is_scalar(const struct tracefs_field *f)
 static int type_mismatch(const struct policy_arg *a, const struct tracefs_field *f, const char *why)
 {
 	return loc_error(EINVAL, &a->loc, "type '%s' does not fit field '%s' (tracefs type '%s')%s",
-			 a->type_name ?: arg_type_name(a->type), f->name, f->type, why);
+			 a->type_name ?: policy_arg_type_to_string(a->type), f->name, f->type, why);
 }
 
 /* Lower one policy argument into bpf.args[pos]. */
@@ -562,7 +422,7 @@ static int lower_arg(struct hook_ctx *x, size_t pos, const struct policy_arg *a)
 	m->type = a->type;
 	m->int_signed = a->int_signed;
 	m->int_width = a->int_width;
-	m->type_name = strdup(a->type_name ?: arg_type_name(a->type));
+	m->type_name = strdup(a->type_name ?: policy_arg_type_to_string(a->type));
 	if (!m->type_name)
 		return log_oom();
 	if (a->label) {
@@ -718,18 +578,18 @@ static int add_int_set_parsed(struct compiled_policy *c, enum value_kind kind,
 
 		switch (kind) {
 		case VAL_INT:
-			r = pc_parse_int(v[i].s, &u);
+			r = policy_parse_int(v[i].s, &u);
 			break;
 		case VAL_PORT:
-			r = pc_parse_port(v[i].s, &w);
+			r = policy_parse_port(v[i].s, &w);
 			u = w;
 			break;
 		case VAL_FAMILY:
-			r = pc_parse_family(v[i].s, &w);
+			r = policy_parse_family(v[i].s, &w);
 			u = w;
 			break;
 		default:
-			r = pc_parse_protocol(v[i].s, &w);
+			r = policy_parse_protocol(v[i].s, &w);
 			u = w;
 			break;
 		}
@@ -755,7 +615,7 @@ static int add_addr_set(struct compiled_policy *c, const struct policy_value *v,
 	for (size_t i = 0; i < n; i++) {
 		struct compiled_cidr *cd = &s->cidrs[s->n_cidrs];
 
-		if (pc_parse_cidr(v[i].s, cd->addr, &cd->bits) < 0)
+		if (policy_parse_cidr(v[i].s, cd->addr, &cd->bits) < 0)
 			return loc_error(EINVAL, &v[i].loc,
 					 "invalid value '%s': expected an IPv4 or IPv6 address or "
 					 "CIDR",
@@ -771,10 +631,10 @@ static int need_values(const struct policy_match *m, bool exactly_one)
 {
 	if (m->n_values == 0)
 		return loc_error(EINVAL, &m->loc, "operator '%s' needs at least one value",
-				 op_name(m->op));
+				 policy_op_to_string(m->op));
 	if (exactly_one && m->n_values != 1)
 		return loc_error(EINVAL, &m->loc, "operator '%s' takes exactly one value",
-				 op_name(m->op));
+				 policy_op_to_string(m->op));
 	return 0;
 }
 
@@ -823,7 +683,7 @@ static int lower_match(struct hook_ctx *x, const struct policy_match *m, uint8_t
 			r = need_values(m, true);
 			if (r < 0)
 				return r;
-			if (pc_parse_int(m->values[0].s, &v) < 0)
+			if (policy_parse_int(m->values[0].s, &v) < 0)
 				return loc_error(EINVAL, &m->values[0].loc,
 						 "invalid value '%s': expected an integer",
 						 strempty(m->values[0].s));
@@ -880,13 +740,13 @@ static int lower_match(struct hook_ctx *x, const struct policy_match *m, uint8_t
 		break;
 	}
 	return loc_error(EINVAL, &m->loc,
-			 "operator '%s' does not apply to an argument of type '%s'", op_name(m->op),
-			 tname);
+			 "operator '%s' does not apply to an argument of type '%s'",
+			 policy_op_to_string(m->op), tname);
 }
 
 static const char *meta_type_name(const struct compiled_arg_meta *m)
 {
-	return m->type_name ?: arg_type_name(m->type);
+	return m->type_name ?: policy_arg_type_to_string(m->type);
 }
 
 static uint8_t bin_set_op(enum policy_op op, bool *ret_not)
@@ -930,7 +790,7 @@ static int lower_binaries(struct hook_ctx *x, const struct policy_selector *ps,
 	op = bin_set_op(b->op, &neg);
 	if (op == VIGIL_OP_NONE)
 		return loc_error(EINVAL, &b->loc, "operator '%s' does not apply to matchBinaries",
-				 op_name(b->op));
+				 policy_op_to_string(b->op));
 	if (b->n_values == 0)
 		return loc_error(EINVAL, &b->loc, "matchBinaries needs at least one value");
 	if (x->c->n_bin_sets >= VIGIL_POL_MAX_BIN_SETS)
@@ -964,7 +824,7 @@ static int lower_pids(struct hook_ctx *x, const struct policy_selector *ps,
 				 "only one matchPIDs entry per selector is supported");
 	if (p->op != POLICY_OP_IN && p->op != POLICY_OP_NOT_IN)
 		return loc_error(EINVAL, &p->loc, "operator '%s' does not apply to matchPIDs",
-				 op_name(p->op));
+				 policy_op_to_string(p->op));
 	if (p->n_values == 0)
 		return loc_error(EINVAL, &p->loc, "matchPIDs needs at least one value");
 	is = add_int_set(x->c, p->n_values, &set);
@@ -1012,7 +872,7 @@ static int lower_namespaces(struct hook_ctx *x, const struct policy_selector *ps
 		if (n->op != POLICY_OP_IN && n->op != POLICY_OP_NOT_IN)
 			return loc_error(EINVAL, &n->loc,
 					 "operator '%s' does not apply to matchNamespaces",
-					 op_name(n->op));
+					 policy_op_to_string(n->op));
 		if (n->n_values == 0)
 			return loc_error(EINVAL, &n->loc,
 					 "matchNamespaces needs at least one value");
@@ -1030,7 +890,7 @@ static int lower_namespaces(struct hook_ctx *x, const struct policy_selector *ps
 						EINVAL, &v->loc,
 						"'host_ns': the host's namespace of this "
 						"kind is unknown (missing in /proc/self/ns)");
-			} else if (pc_parse_int(v->s, &ino) < 0 || *v->s == '-' || ino == 0)
+			} else if (policy_parse_int(v->s, &ino) < 0 || *v->s == '-' || ino == 0)
 				return loc_error(EINVAL, &v->loc,
 						 "invalid value '%s': expected a namespace inode "
 						 "number or 'host_ns'",
@@ -1433,13 +1293,14 @@ static int compile_hook(struct hook_ctx *x)
 					EINVAL, &ra->loc,
 					"returnArg type '%s' is not supported here (int, fd "
 					"or sock)",
-					ra->type_name ?: arg_type_name(ra->type));
+					ra->type_name ?: policy_arg_type_to_string(ra->type));
 			}
 			h->has_return_arg = true;
 			h->return_arg.type = ra->type;
 			h->return_arg.int_signed = ra->int_signed;
 			h->return_arg.int_width = ra->int_width;
-			h->return_arg.type_name = strdup(ra->type_name ?: arg_type_name(ra->type));
+			h->return_arg.type_name =
+				strdup(ra->type_name ?: policy_arg_type_to_string(ra->type));
 			if (!h->return_arg.type_name)
 				return log_oom();
 			if (ra->label) {

@@ -71,6 +71,30 @@ spec:
       - action: Sigkill
 EOP
 
+# Sigkill at sys_enter_execve: the exec is stopped before the new image runs.
+printf '#!/bin/sh\ntouch "%s/ran"\n' "$T" >"$T/bin/never"
+chmod +x "$T/bin/never"
+cat >"$C/policy.d/25-kill-exec.yaml" <<EOP
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: test-kill-exec
+spec:
+  kprobes:
+  - call: sys_execve
+    syscall: true
+    args:
+    - index: 0
+      type: filename
+    selectors:
+    - matchArgs:
+      - index: 0
+        operator: Equal
+        values: ["$T/bin/never"]
+      matchActions:
+      - action: Sigkill
+EOP
+
 cat >"$C/policy.d/30-connect.yaml" <<EOP
 apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
@@ -123,7 +147,7 @@ is "$?" "78" "--validate fails (exit 78) on the broken policy"
 check "--validate names file:line:col, the field path and a suggestion" grep -q "40-broken.yaml:15:19: spec.kprobes\[0\].selectors\[0\].matchArgs\[0\].operator: unknown operator 'Prefx' (did you mean 'Prefix'?)" "$T/validate.out"
 
 start_vigild "$C" || { ok 1 "vigild starts"; tap_done; }
-ok 0 "vigild starts with one broken policy among four"
+ok 0 "vigild starts with one broken policy among five"
 check "the broken policy is logged with its location" grep -q "40-broken.yaml:15:19: .*unknown operator 'Prefx'" "$VIGILD_LOG"
 
 # 1. file access: relative path made absolute, result, message, tags, policy name.
@@ -156,6 +180,14 @@ wait_for "$E" "select(.process_exit.process.binary == \"$T/bin/victim\" and .pro
 ok $? "process_exit with signal SIGKILL"
 wait_for "$E" "select(.process_kprobe.policy_name == \"test-kill\")"
 is "$(jq -r 'select(.process_kprobe.policy_name == "test-kill") | .process_kprobe.action' "$E" | head -n1)" "KPROBE_ACTION_SIGKILL" "the kill is an event with action SIGKILL"
+
+# 2b. Sigkill on execve: killed before the new image runs (the script never creates its file).
+sh -c "'$T/bin/never'" 2>/dev/null
+is "$?" "137" "Sigkill at execve: the process dies (status 128+9)"
+check "the new image never ran" test ! -e "$T/ran"
+wait_for "$E" 'select(.process_kprobe.policy_name == "test-kill-exec")'
+ok $? "the killed exec is an event"
+is "$(jq -c "select(.process_exec.process.binary? == \"$T/bin/never\")" "$E" | wc -l | tr -d ' ')" "0" "and there is no process_exec for the denied image"
 
 # 3. connect Override: ECONNREFUSED, and nothing reaches the listener.
 "$NETPROBE" listen 127.0.0.1 "$PORT" 3 >"$T/listen.out" &
