@@ -61,10 +61,13 @@ check "IPv4 accept reported with the local port" sh -c "jq -e '$N | select((.pro
 setpriv --reuid=65534 --regid=65534 --clear-groups /bin/true
 unshare --uts /bin/true
 nsenter --uts=/proc/$$/ns/uts /bin/true
-bpftool prog show >/dev/null 2>&1
+bpftool map create "/sys/fs/bpf/vigil-test-$$" type hash key 4 value 4 entries 1 name vigiltest
+bpftool map dump pinned "/sys/fs/bpf/vigil-test-$$" >/dev/null 2>&1
+rm -f "/sys/fs/bpf/vigil-test-$$"
 P="$(kp privilege-changes)"
-wait_for "$E" "$P | select(.process_kprobe.function_name == \"__x64_sys_bpf\" and .process_kprobe.process.binary == \"/usr/sbin/bpftool\")"
-ok $? "bpf() by bpftool reported"
+wait_for "$E" "$P | select(.process_kprobe.function_name == \"__x64_sys_bpf\" and .process_kprobe.process.binary == \"/usr/sbin/bpftool\" and .process_kprobe.args[0].int_arg == 0)"
+ok $? "bpf(BPF_MAP_CREATE) by bpftool reported"
+is "$(jq -c "$P | select(.process_kprobe.function_name == \"__x64_sys_bpf\" and .process_kprobe.process.binary == \"/usr/sbin/bpftool\" and (.process_kprobe.args[0].int_arg == 1 or .process_kprobe.args[0].int_arg == 4))" "$E" | wc -l | tr -d ' ')" "0" "bpftool's map reads (BPF_MAP_LOOKUP_ELEM, BPF_MAP_GET_NEXT_KEY) are not reported"
 check "setpriv's uid change reported with the uid" sh -c "jq -e '$P | select(.process_kprobe.process.binary == \"/usr/bin/setpriv\" and (.process_kprobe.function_name | test(\"set(res|re)?uid\")) and ([.process_kprobe.args[].int_arg] | index(65534)))' '$E' | grep -q ."
 check "unshare(CLONE_NEWUTS) reported with its flags" sh -c "jq -e '$P | select(.process_kprobe.function_name == \"__x64_sys_unshare\" and .process_kprobe.args[0].int_arg == 67108864)' '$E' | grep -q ."
 check "setns reported with the namespace file" sh -c "jq -e '$P | select(.process_kprobe.function_name == \"__x64_sys_setns\" and (.process_kprobe.args[0].file_arg.path | test(\"uts\")))' '$E' | grep -q ."
