@@ -176,8 +176,13 @@ struct vigil_pol_inflight {
 	__u64 raw[VIGIL_POL_MAX_ARGS];
 };
 
+/*
+ * LRU: an entry whose exit never comes (the thread died in the call, a hook removed while a call
+ * blocked, execve from a non-leader thread changing the tid) ages out instead of filling the map
+ * and blinding every return hook.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, struct vigil_pol_inflight);

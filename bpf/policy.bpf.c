@@ -65,7 +65,7 @@ static __always_inline void pol_process(struct vigil_pol_eval_ctx *c, bool has_r
 	vigil_pol_act(c, sel, 0);
 }
 
-static __always_inline int pol_enter_hook(void *ctx, __u32 slot)
+static __always_inline int pol_enter_hook(void *ctx, __u32 slot, __u32 group)
 {
 	struct vigil_pol_eval_ctx c = {};
 	struct vigil_pol_inflight inf;
@@ -74,6 +74,9 @@ static __always_inline int pol_enter_hook(void *ctx, __u32 slot)
 
 	hook = bpf_map_lookup_elem(&pol_hooks, &slot);
 	if (!hook || !(hook->flags & VIGIL_HOOK_F_ACTIVE))
+		return 0;
+	/* a stale slot read from a group list being changed: not a hook of this tracepoint */
+	if (hook->enter_group && hook->enter_group != group + 1)
 		return 0;
 	c.hook = hook;
 	c.tp = ctx;
@@ -98,7 +101,7 @@ static __always_inline int pol_enter_hook(void *ctx, __u32 slot)
 	return 0;
 }
 
-static __always_inline int pol_exit_hook(void *ctx, __u32 slot)
+static __always_inline int pol_exit_hook(void *ctx, __u32 slot, __u32 group)
 {
 	__u64 key = pol_inflight_key(slot);
 	struct vigil_pol_eval_ctx c = {};
@@ -112,7 +115,7 @@ static __always_inline int pol_exit_hook(void *ctx, __u32 slot)
 	__builtin_memcpy(c.raw, inf->raw, sizeof(c.raw));
 	hook = bpf_map_lookup_elem(&pol_hooks, &slot);
 	if (inf->slot != slot || !hook || !(hook->flags & VIGIL_HOOK_F_ACTIVE) ||
-	    hook->hook_id != inf->hook_id) {
+	    hook->hook_id != inf->hook_id || (hook->exit_group && hook->exit_group != group + 1)) {
 		/* The policy was replaced or removed between entry and exit: drop silently. */
 		bpf_map_delete_elem(&pol_inflight, &key);
 		return 0;
@@ -132,6 +135,7 @@ static __always_inline int pol_exit_hook(void *ctx, __u32 slot)
 
 struct pol_group_ctx {
 	void *tp;
+	__u32 group;
 	struct vigil_pol_tp_group *g;
 };
 
@@ -141,7 +145,7 @@ static long pol_enter_cb(__u32 i, void *ctx)
 
 	if (i >= VIGIL_POL_GROUP_MAX)
 		return 1;
-	pol_enter_hook(gc->tp, gc->g->slots[i & (VIGIL_POL_GROUP_MAX - 1)]);
+	pol_enter_hook(gc->tp, gc->g->slots[i & (VIGIL_POL_GROUP_MAX - 1)], gc->group);
 	return 0;
 }
 
@@ -151,14 +155,14 @@ static long pol_exit_cb(__u32 i, void *ctx)
 
 	if (i >= VIGIL_POL_GROUP_MAX)
 		return 1;
-	pol_exit_hook(gc->tp, gc->g->slots[i & (VIGIL_POL_GROUP_MAX - 1)]);
+	pol_exit_hook(gc->tp, gc->g->slots[i & (VIGIL_POL_GROUP_MAX - 1)], gc->group);
 	return 0;
 }
 
 static __always_inline int pol_run_group(void *ctx, bool exit)
 {
 	__u32 group = bpf_get_attach_cookie(ctx);
-	struct pol_group_ctx gc = {.tp = ctx};
+	struct pol_group_ctx gc = {.tp = ctx, .group = group};
 	__u32 n;
 
 	if (cfg_self_tgid && bpf_get_current_pid_tgid() >> 32 == cfg_self_tgid)

@@ -210,7 +210,9 @@ struct vigil_pol_hook {
 	__u8 n_args;
 	__u8 n_selectors; /* 0 = every invocation matches and posts */
 	__u8 ret_type;	  /* RETURN: enum vigil_pol_arg_type of the return value (INT, FD, SOCK) */
-	__u8 pad0[5];
+	__u8 pad0;
+	__u16 enter_group; /* pol_tp_groups index + 1 this hook runs from at entry; 0 = any */
+	__u16 exit_group;  /* the same at exit */
 	struct vigil_pol_arg args[VIGIL_POL_MAX_ARGS];
 	struct vigil_pol_selector sel[VIGIL_POL_MAX_SELECTORS];
 };

@@ -550,9 +550,9 @@ int manager_new(struct vigil_config *cfg, const struct manager_options *o, struc
 	else
 		log_info("Found %zu running processes in /proc.", proc_cache_size(m->procs));
 
-	r = policy_env_probe(&m->policy_env);
-	if (r < 0)
-		return log_error_errno(r, "Failed to probe the kernel for policy support: %m");
+	/* Without tracefs (logged) only the policies fail, each saying why; the base sensor runs.
+	 */
+	(void)policy_env_probe(&m->policy_env);
 	r = policy_engine_new(bpf_loader_skel(m->bpf), &m->policy_env,
 			      m->cgroups ? cgroup_resolver_root(m->cgroups) : NULL, &m->policies);
 	if (r < 0)

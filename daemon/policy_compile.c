@@ -1099,6 +1099,12 @@ static bool hook_wants_return(const struct policy_hook *ph)
 	return false;
 }
 
+static bool str_in_set2(const char *s, const char *a, const char *b)
+{
+	return s && (streq(s, a) || streq(s, b));
+}
+#define STR_IN_SET(s, a, b) str_in_set2(s, a, b)
+
 /* Returns 1 when the hook is skipped (ignore.callNotFound), 0 when set up, <0 on error. */
 static int setup_syscall_hook(struct hook_ctx *x)
 {
@@ -1146,6 +1152,28 @@ static int setup_syscall_hook(struct hook_ctx *x)
 
 	if (hook_wants_return(ph)) {
 		_cleanup_(tracefs_format_freep) struct tracefs_format *xf = NULL;
+
+		/*
+		 * A return hook reads its arguments when the call returns: exit never returns,
+		 * and after a successful execve the caller's memory (its path and argv) is gone.
+		 */
+		if (STR_IN_SET(x->syscall, "exit", "exit_group"))
+			return loc_error(
+				EINVAL, &ph->loc,
+				"'%s' never returns: return, returnArg and matchReturnArgs "
+				"cannot be used",
+				ph->call);
+		if (STR_IN_SET(x->syscall, "execve", "execveat"))
+			for (size_t i = 0; i < ph->n_args; i++)
+				if (ph->args[i].type != POLICY_ARG_INT &&
+				    ph->args[i].type != POLICY_ARG_FD)
+					return loc_error(
+						EINVAL, &ph->args[i].loc,
+						"with return: true the arguments of '%s' are read "
+						"when it returns, when the caller's memory is "
+						"gone: "
+						"drop return, or capture only int/fd arguments",
+						ph->call);
 
 		r = read_format(x, "syscalls", exit_ev, &xf);
 		if (r < 0)
@@ -1443,10 +1471,10 @@ int policy_env_probe(struct policy_env *ret)
 		env.tracefs = "/sys/kernel/debug/tracing";
 	else {
 		env.tracefs = "/sys/kernel/tracing";
-		r = log_error_errno(SYNTHETIC_ERRNO(ENOENT),
-				    "tracefs not found at /sys/kernel/tracing or "
-				    "/sys/kernel/debug/tracing (mount -t tracefs nodev "
-				    "/sys/kernel/tracing): policies cannot be compiled.");
+		r = log_warning_errno(SYNTHETIC_ERRNO(ENOENT),
+				      "tracefs not found at /sys/kernel/tracing or "
+				      "/sys/kernel/debug/tracing (mount -t tracefs nodev "
+				      "/sys/kernel/tracing): policies cannot be compiled.");
 	}
 
 #if defined(__x86_64__)
@@ -1467,8 +1495,17 @@ int policy_env_probe(struct policy_env *ret)
 		char path[64];
 		struct stat st;
 
-		snprintf(path, sizeof(path), "/proc/self/ns/%s", ns_names[i]);
-		env.host_ns[i] = stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
+		/*
+		 * The host's namespaces are those of PID 1 (vigild may run sandboxed in its own
+		 * mount or UTS namespace); in a container where PID 1's are not readable, ours.
+		 */
+		snprintf(path, sizeof(path), "/proc/1/ns/%s", ns_names[i]);
+		if (stat(path, &st) < 0) {
+			snprintf(path, sizeof(path), "/proc/self/ns/%s", ns_names[i]);
+			if (stat(path, &st) < 0)
+				st.st_ino = 0;
+		}
+		env.host_ns[i] = (uint64_t)st.st_ino;
 	}
 
 	*ret = env;

@@ -665,7 +665,9 @@ static int hook_install(struct policy_engine *e, struct installed_policy *ip,
 	ih->slot = slot;
 	ih->hook_id = ++e->next_hook_id;
 	h.hook_id = ih->hook_id;
-	h.flags |= VIGIL_HOOK_F_ACTIVE;
+	/* Connect hooks run from their own programs: active at once. Others: see below. */
+	if (ch->connect_override)
+		h.flags |= VIGIL_HOOK_F_ACTIVE;
 	if (bpf_map_update_elem(bpf_map__fd(e->skel->maps.pol_hooks), &slot, &h, BPF_ANY) < 0) {
 		r = -errno;
 		e->slot_used[slot] = false;
@@ -718,6 +720,19 @@ static int hook_install(struct policy_engine *e, struct installed_policy *ip,
 		hook_remove(e, ih);
 		return log_error_errno(r, "Policy '%s': failed to attach to tracepoint '%s': %m",
 				       ip->cp->name, ch->enter_tp);
+	}
+	/*
+	 * Activate only now, naming the groups (cookies) the hook may run from: a program that
+	 * reads a group list while another hook is being removed from it can never run this
+	 * hook on another tracepoint's record.
+	 */
+	h.enter_group = (uint16_t)(ih->enter_group + 1);
+	h.exit_group = ih->exit_group >= 0 ? (uint16_t)(ih->exit_group + 1) : 0;
+	h.flags |= VIGIL_HOOK_F_ACTIVE;
+	if (bpf_map_update_elem(bpf_map__fd(e->skel->maps.pol_hooks), &slot, &h, BPF_ANY) < 0) {
+		r = -errno;
+		hook_remove(e, ih);
+		return log_error_errno(r, "Policy '%s': failed to activate hook: %m", ip->cp->name);
 	}
 	return 0;
 }
@@ -1112,7 +1127,11 @@ int policy_engine_apply(struct policy_engine *e, const struct policy_set *set,
 		if (r >= 0) {
 			r = installed_attach(e, ip, procs);
 			if (r < 0) {
-				installed_free(e, ip);
+				/*
+				 * Hooks attached before the failure may already have acted (a
+				 * Sigkill): keep their metadata so those events still render.
+				 */
+				installed_retire(e, ip);
 				ip = NULL;
 			}
 		}

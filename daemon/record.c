@@ -1139,7 +1139,13 @@ static void pack_arg(struct mpw *b, const struct event_policy_arg *a,
  * returnArg's type (a signed 64-bit long_arg without one). */
 static void pack_return(struct mpw *b, const struct compiled_hook *h, const struct event_policy *e)
 {
-	const struct compiled_arg_meta *meta = h->has_return_arg ? &h->return_arg : NULL;
+	/* Without returnArg the return value is a signed long, as the syscall returns it. */
+	static const struct compiled_arg_meta long_ret = {
+		.type = POLICY_ARG_INT,
+		.int_signed = true,
+		.int_width = 8,
+	};
+	const struct compiled_arg_meta *meta = h->has_return_arg ? &h->return_arg : &long_ret;
 	bool sgn = true;
 	unsigned width = 8;
 	bool label = meta && meta->label;

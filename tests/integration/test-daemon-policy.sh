@@ -119,7 +119,7 @@ spec:
         values: ["$PORT"]
       matchActions:
       - action: Override
-        argError: -111
+        argError: -13
 EOP
 
 # A broken policy: a typo in an operator. It must be reported and must not stop the others.
@@ -189,34 +189,66 @@ wait_for "$E" 'select(.process_kprobe.policy_name == "test-kill-exec")'
 ok $? "the killed exec is an event"
 is "$(jq -c "select(.process_exec.process.binary? == \"$T/bin/never\")" "$E" | wc -l | tr -d ' ')" "0" "and there is no process_exec for the denied image"
 
-# 3. connect Override: ECONNREFUSED, and nothing reaches the listener.
+# 3. connect Override: the configured errno (EACCES, which no listener or firewall would give
+# here), and nothing reaches the listener; another port on the same address still connects.
 "$NETPROBE" listen 127.0.0.1 "$PORT" 3 >"$T/listen.out" &
 LPID=$!
 "$NETPROBE" listen ::1 "$PORT" 3 >"$T/listen6.out" &
 LPID6=$!
+"$NETPROBE" listen 127.0.0.1 $((PORT + 1)) 3 >"$T/listen-ok.out" &
+LPIDOK=$!
 sleep 0.3
-is "$("$NETPROBE" connect 127.0.0.1 "$PORT")" "ECONNREFUSED" "connect to a denied address fails with the configured errno"
-is "$("$NETPROBE" connect ::1 "$PORT")" "ECONNREFUSED" "IPv6: denied too"
-is "$("$NETPROBE" connect 127.0.0.1 $((PORT + 1)))" "ECONNREFUSED" "(a port nobody listens on: refused by the kernel, as a control)"
-wait $LPID; wait $LPID6
+is "$("$NETPROBE" connect 127.0.0.1 "$PORT")" "EACCES" "connect to a denied address fails with the configured errno"
+is "$("$NETPROBE" connect ::1 "$PORT")" "EACCES" "IPv6: denied too"
+is "$("$NETPROBE" connect 127.0.0.1 $((PORT + 1)))" "ok" "another port of the same address is not denied"
+wait $LPID; wait $LPID6; wait $LPIDOK
 is "$(cat "$T/listen.out" | tail -n1)" "accepted 0" "nothing reached the IPv4 listener"
 is "$(cat "$T/listen6.out" | tail -n1)" "accepted 0" "nothing reached the IPv6 listener"
+is "$(cat "$T/listen-ok.out" | tail -n1)" "accepted 1" "the allowed connection reached its listener"
 wait_for "$E" 'select(.process_kprobe.policy_name == "test-deny-connect")'
 REC=$(jq -c 'select(.process_kprobe.policy_name == "test-deny-connect")' "$E" | head -n1)
 is "$(echo "$REC" | jq -r .process_kprobe.action)" "KPROBE_ACTION_OVERRIDE" "the denial is an event with action OVERRIDE"
 is "$(echo "$REC" | jq -c '[.process_kprobe.args[1].sockaddr_arg.addr, .process_kprobe.args[1].sockaddr_arg.port]')" "[\"127.0.0.1\",$PORT]" "the event has the destination"
 
-# 4. SIGHUP: change test-files to another prefix, remove test-kill, add one; no exec lost.
+# 4. SIGHUP: change test-files to another prefix, remove test-kill, add test-unlink; exec events
+# keep flowing throughout (1000 numbered execs span three reloads).
+echo gone >"$T/other/gone"
 i=0
-( while [ $i -lt 300 ]; do /bin/true "$TAG-seq-$i"; i=$((i + 1)); done ) &
+( while [ $i -lt 1000 ]; do /bin/true "$TAG-seq-$i"; i=$((i + 1)); done ) &
 SEQ=$!
 sed -i "s#$T/watched/#$T/other/#" "$C/policy.d/10-files.yaml"
 rm "$C/policy.d/20-kill.yaml"
+cat >"$C/policy.d/50-unlink.yaml" <<EOP
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: test-unlink
+spec:
+  kprobes:
+  - call: sys_unlinkat
+    syscall: true
+    return: true
+    args:
+    - index: 1
+      type: filename
+    selectors:
+    - matchArgs:
+      - index: 1
+        operator: Prefix
+        values: ["$T/other/"]
+EOP
 kill -HUP "$VIGILD_PID"
-sleep 0.5
+sleep 0.3
 kill -HUP "$VIGILD_PID"
+sleep 0.3
+kill -HUP "$VIGILD_PID"
+check "the exec loop was still running during the reloads" kill -0 $SEQ
 wait $SEQ
-check "RELOADING=1 then READY=1 sent" sh -c "grep -q '^RELOADING=1' '$NOTIFY_LOG' && [ \$(grep -c '^READY=1' '$NOTIFY_LOG') -ge 3 ]"
+rm "$T/other/gone"
+wait_for "$E" 'select(.process_kprobe.policy_name == "test-unlink")'
+ok $? "a policy added on SIGHUP is running"
+is "$(jq -c 'select(.process_kprobe.policy_name == "test-unlink") | [.process_kprobe.args[0].string_arg, .process_kprobe.return]' "$E" | head -n1)" "[\"$T/other/gone\",{\"long_arg\":0}]" "return without returnArg is a signed long"
+check "RELOADING=1 then READY=1 sent" sh -c "grep -q '^RELOADING=1' '$NOTIFY_LOG' && [ \$(grep -c '^READY=1' '$NOTIFY_LOG') -ge 4 ]"
 cat "$T/other/file" >/dev/null
 wait_for "$E" "select(.process_kprobe.args[0].string_arg? == \"$T/other/file\")"
 ok $? "after SIGHUP the changed policy matches its new prefix"
@@ -224,8 +256,8 @@ n0=$(jq -c "select(.process_kprobe.args[0].string_arg? == \"$T/watched/secret\")
 cat "$T/watched/secret" >/dev/null
 "$T/bin/victim" "$T/forbidden" 2>/dev/null
 is "$?" "1" "the removed Sigkill policy no longer kills"
-wait_for "$E" "select(.process_exec.process.argv[1]? == \"$TAG-seq-299\")"
-is "$(jq -r "select(.process_exec.process.argv[1]? // \"\" | startswith(\"$TAG-seq-\")) | .process_exec.process.argv[1]" "$E" | sort -u | wc -l | tr -d ' ')" "300" "no exec event lost across two reloads (300 of 300)"
+wait_for "$E" "select(.process_exec.process.argv[1]? == \"$TAG-seq-999\")"
+is "$(jq -r "select(.process_exec.process.argv[1]? // \"\" | startswith(\"$TAG-seq-\")) | .process_exec.process.argv[1]" "$E" | sort -u | wc -l | tr -d ' ')" "1000" "no exec event lost across three reloads (1000 of 1000)"
 sleep 0.5
 n1=$(jq -c "select(.process_kprobe.args[0].string_arg? == \"$T/watched/secret\")" "$E" | wc -l)
 is "$n1" "$n0" "the old prefix no longer matches"

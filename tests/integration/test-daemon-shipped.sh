@@ -27,6 +27,9 @@ cat /etc/shadow >/dev/null
 (cd "$T/home/.ssh" && cat ./id_ed25519 >/dev/null)
 sh -c ': >> /etc/passwd'
 sh -c ": > '$T/home/.ssh/authorized_keys'"
+echo k >"$T/home/.ssh/new_keys"
+mv "$T/home/.ssh/new_keys" "$T/home/.ssh/authorized_keys"
+rm "$T/home/.ssh/authorized_keys"
 S="$(kp sensitive-files)"
 wait_for "$E" "$S | select(.process_kprobe.args[1].string_arg == \"$T/home/.ssh/authorized_keys\")"
 ok $? "write to an authorized_keys file reported"
@@ -36,6 +39,8 @@ REC=$(jq -c "$S | select(.process_kprobe.args[1].string_arg == \"/etc/passwd\")"
 check "write open of /etc/passwd reported, with its flags" sh -c "echo '$REC' | jq -e '(.process_kprobe.args[2].int_arg | . % 2048 >= 1024) and .process_kprobe.args[2].label == \"flags\"'"
 is "$(jq -c "$S | select(.process_kprobe.args[1].string_arg == \"/etc/passwd\" and .process_kprobe.process.binary == \"/usr/bin/cat\")" "$E" | wc -l | tr -d ' ')" "0" "a read-only open of /etc/passwd is not (it is read by everything)"
 cat /etc/passwd >/dev/null
+check "rename onto authorized_keys (mv) reported" sh -c "jq -e '$S | select((.process_kprobe.function_name | test(\"rename\")) and .process_kprobe.args[0].string_arg == \"$T/home/.ssh/authorized_keys\" and .process_kprobe.args[0].label == \"to\")' '$E' | grep -q ."
+check "unlink of authorized_keys reported" sh -c "jq -e '$S | select(.process_kprobe.function_name == \"__x64_sys_unlinkat\" and .process_kprobe.args[0].string_arg == \"$T/home/.ssh/authorized_keys\")' '$E' | grep -q ."
 
 # network-connections: connect and accept over IPv4 and IPv6 with the 5-tuple and the result.
 "$NETPROBE" listen 127.0.0.1 "$PORT" 2 >/dev/null &
@@ -60,6 +65,9 @@ check "IPv4 accept reported with the local port" sh -c "jq -e '$N | select((.pro
 # privilege-changes: set*id, unshare, setns, bpf().
 setpriv --reuid=65534 --regid=65534 --clear-groups /bin/true
 unshare --uts /bin/true
+setpriv --inh-caps=-all /bin/true
+# ptrace(PTRACE_PEEKDATA, itself): fails with ESRCH, changes nothing (x86-64 syscall 101)
+perl -e 'syscall(101, 2, $$ + 0, 0, 0)'
 nsenter --uts=/proc/$$/ns/uts /bin/true
 bpftool map create "/sys/fs/bpf/vigil-test-$$" type hash key 4 value 4 entries 1 name vigiltest
 bpftool map dump pinned "/sys/fs/bpf/vigil-test-$$" >/dev/null 2>&1
@@ -71,6 +79,8 @@ is "$(jq -c "$P | select(.process_kprobe.function_name == \"__x64_sys_bpf\" and 
 check "setpriv's uid change reported with the uid" sh -c "jq -e '$P | select(.process_kprobe.process.binary == \"/usr/bin/setpriv\" and (.process_kprobe.function_name | test(\"set(res|re)?uid\")) and ([.process_kprobe.args[].int_arg] | index(65534)))' '$E' | grep -q ."
 check "unshare(CLONE_NEWUTS) reported with its flags" sh -c "jq -e '$P | select(.process_kprobe.function_name == \"__x64_sys_unshare\" and .process_kprobe.args[0].int_arg == 67108864)' '$E' | grep -q ."
 check "setns reported with the namespace file" sh -c "jq -e '$P | select(.process_kprobe.function_name == \"__x64_sys_setns\" and (.process_kprobe.args[0].file_arg.path | test(\"uts\")))' '$E' | grep -q ."
+check "capset reported (setpriv)" sh -c "jq -e '$P | select(.process_kprobe.function_name == \"__x64_sys_capset\" and .process_kprobe.process.binary == \"/usr/bin/setpriv\")' '$E' | grep -q ."
+check "ptrace reported with request, target and result" sh -c "jq -e '$P | select(.process_kprobe.function_name == \"__x64_sys_ptrace\" and .process_kprobe.args[0].int_arg == 2 and .process_kprobe.args[1].int_arg == .process_kprobe.process.pid and .process_kprobe.return.int_arg == -3)' '$E' | grep -q ."
 is "$(jq -c "$P | select(.process_kprobe.process.pid == $VIGILD_PID)" "$E" | wc -l | tr -d ' ')" "0" "vigild's own bpf() calls are not reported"
 
 stop_vigild

@@ -624,6 +624,26 @@ TEST(missing_syscall)
 			  "'sched/sched_nosuch' on this kernel\n");
 }
 
+/* After a successful execve the caller's memory is gone: return hooks cannot read its path. */
+TEST(execve_return_refuses_pointer_args)
+{
+	struct policy_arg args[] = {arg(0, POLICY_ARG_FILENAME, "filename")};
+	struct policy_hook h = kprobe("sys_execve");
+	struct compiled_policy *c;
+	char *log;
+
+	h.args = args;
+	h.n_args = 1;
+	h.want_return = true;
+	ASSERT_ERRNO(compile(&h, 1, &c, &log), EINVAL);
+	ASSERT_NULL(c);
+	ASSERT_NOT_NULL(strstr(log, "with return: true the arguments of 'sys_execve' are read when "
+				    "it returns"));
+	h.want_return = false;
+	ASSERT_OK(compile(&h, 1, &c, &log));
+	compiled_policy_free(c);
+}
+
 TEST(unsupported_hooks)
 {
 	struct policy_hook h = kprobe("fd_install");
