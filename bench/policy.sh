@@ -101,8 +101,10 @@ for what in "non-matching:/etc/shadow" "matching:$W/missing/"; do
     start
     storm "$MATCHED" "$MISSING" >/dev/null
     echo "-- policy ${what%%:*}"
-    vpid=$(pgrep -P "$VPID" vigild)
-    bpftool -j prog show 2>/dev/null | jq -r --argjson p "$vpid" '.[] | select(.name | test("^handle_")) | select(any(.pids[]?; .pid == $p)) | select(.run_cnt != null and .run_cnt > 0) | "\(.name)\t\(.run_cnt) runs\t\(.run_time_ns / .run_cnt | floor) ns/run"'
+    vpid=$(pgrep -P "$VPID")
+    # this vigild's programs: the prog ids behind its BPF file descriptors
+    ids=$(grep -h '^prog_id:' /proc/"$vpid"/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -u | paste -sd, -)
+    bpftool -j prog show 2>/dev/null | jq -r --argjson ids "[${ids:-0}]" '.[] | select(.id as $i | $ids | index($i)) | select(.name | test("^handle_")) | select(.run_cnt != null and .run_cnt > 0) | "\(.name)\t\(.run_cnt) runs\t\(.run_time_ns / .run_cnt | floor) ns/run"'
     stop
 done
 echo "$old" >/proc/sys/kernel/bpf_stats_enabled
