@@ -1001,6 +1001,39 @@ static int arg_pos(const struct hook_ctx *x, unsigned index)
 	return -1;
 }
 
+/*
+ * Every condition of a selector must hold, so their order is free: evaluate the cheap ones first
+ * (integers, addresses, ports: a map lookup or a compare) and the string ones after (an LPM key
+ * to build), Postfix last (the string is reversed byte by byte). A Mask on the open flags then
+ * rejects most calls before their path is looked at.
+ */
+static unsigned condition_cost(const struct compiled_hook *h, const struct vigil_pol_match *m)
+{
+	uint8_t type = m->arg < VIGIL_POL_MAX_ARGS ? h->bpf.args[m->arg].type : VIGIL_ARG_INT;
+	bool str = type == VIGIL_ARG_STRING || type == VIGIL_ARG_CHAR_BUF || type == VIGIL_ARG_FD ||
+		   type == VIGIL_ARG_FILENAME || type == VIGIL_ARG_DATALOC ||
+		   type == VIGIL_ARG_INLINE_STR;
+
+	if (!str)
+		return 0;
+	return m->op == VIGIL_OP_POSTFIX || m->op == VIGIL_OP_NOT_POSTFIX ? 2 : 1;
+}
+
+static void sort_conditions(const struct compiled_hook *h, struct vigil_pol_match *m, size_t n)
+{
+	/* insertion sort, stable: at most VIGIL_POL_MAX_MATCHARGS entries */
+	for (size_t i = 1; i < n; i++) {
+		struct vigil_pol_match t = m[i];
+		size_t j = i;
+
+		while (j > 0 && condition_cost(h, &m[j - 1]) > condition_cost(h, &t)) {
+			m[j] = m[j - 1];
+			j--;
+		}
+		m[j] = t;
+	}
+}
+
 static int lower_selector(struct hook_ctx *x, size_t si, const struct policy_selector *ps)
 {
 	struct vigil_pol_selector *s = &x->h->bpf.sel[si];
@@ -1028,6 +1061,7 @@ static int lower_selector(struct hook_ctx *x, size_t si, const struct policy_sel
 			return r;
 	}
 	s->n_match = (uint8_t)ps->n_match_args;
+	sort_conditions(x->h, s->match, s->n_match);
 
 	for (size_t i = 0; i < ps->n_match_return_args; i++) {
 		const struct policy_match *m = &ps->match_return_args[i];

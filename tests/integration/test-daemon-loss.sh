@@ -58,8 +58,10 @@ wait_status kernel
 ok $? "STATUS= shows drops(kernel)= non-zero"
 diag "$(grep '^STATUS=events' "$NOTIFY_LOG" | tail -n1)"
 # Counts add up: the records' counts sum to the last record's total.
-SUM=$(jq -s '[.[] | select(.vigil_loss.stage? == "kernel") | .vigil_loss.count] | add' "$E")
-LAST=$(jq -s '[.[] | select(.vigil_loss.stage? == "kernel") | .vigil_loss.total] | max' "$E")
+# One snapshot for both sums: a loss record appended between two reads would skew them.
+grep '"vigil_loss".*}$' "$E" >"$T/loss.snapshot"
+SUM=$(jq -s '[.[] | select(.vigil_loss.stage? == "kernel") | .vigil_loss.count] | add' "$T/loss.snapshot")
+LAST=$(jq -s '[.[] | select(.vigil_loss.stage? == "kernel") | .vigil_loss.total] | max' "$T/loss.snapshot")
 is "$SUM" "$LAST" "kernel loss counts add up to the reported total"
 stop_vigild
 is "$VIGILD_STATUS" "0" "vigild exits 0 on SIGTERM after ring buffer losses"

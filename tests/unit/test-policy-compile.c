@@ -191,18 +191,19 @@ TEST(openat_filename_selectors)
 	ASSERT_EQ(ch->bpf.sel[0].match[1].op, VIGIL_OP_NOT_PREFIX);
 	expect_strs(c, ch->bpf.sel[0].match[1].set_id, VIGIL_OP_PREFIX,
 		    (const char *const[]){"/etc/ssl/"}, 1);
+	/* evaluated cheapest first: the flags Mask, then Equal, then the Postfix pair */
 	ASSERT_EQ(ch->bpf.sel[1].n_match, 4);
-	ASSERT_EQ(ch->bpf.sel[1].match[0].op, VIGIL_OP_EQUAL);
-	expect_strs(c, ch->bpf.sel[1].match[0].set_id, VIGIL_OP_EQUAL,
+	ASSERT_EQ(ch->bpf.sel[1].match[0].arg, 1);
+	ASSERT_EQ(ch->bpf.sel[1].match[0].op, VIGIL_OP_MASK);
+	ASSERT_EQ(ch->bpf.sel[1].match[0].value, 3);
+	ASSERT_EQ(ch->bpf.sel[1].match[1].op, VIGIL_OP_EQUAL);
+	expect_strs(c, ch->bpf.sel[1].match[1].set_id, VIGIL_OP_EQUAL,
 		    (const char *const[]){"/etc/shadow", "/etc/passwd"}, 2);
-	ASSERT_EQ(ch->bpf.sel[1].match[1].op, VIGIL_OP_POSTFIX);
+	ASSERT_EQ(ch->bpf.sel[1].match[2].op, VIGIL_OP_POSTFIX);
 	/* stored as written: the installer reverses */
-	expect_strs(c, ch->bpf.sel[1].match[1].set_id, VIGIL_OP_POSTFIX,
+	expect_strs(c, ch->bpf.sel[1].match[2].set_id, VIGIL_OP_POSTFIX,
 		    (const char *const[]){".key"}, 1);
-	ASSERT_EQ(ch->bpf.sel[1].match[2].op, VIGIL_OP_NOT_POSTFIX);
-	ASSERT_EQ(ch->bpf.sel[1].match[3].arg, 1);
-	ASSERT_EQ(ch->bpf.sel[1].match[3].op, VIGIL_OP_MASK);
-	ASSERT_EQ(ch->bpf.sel[1].match[3].value, 3);
+	ASSERT_EQ(ch->bpf.sel[1].match[3].op, VIGIL_OP_NOT_POSTFIX);
 	ASSERT_EQ(ch->bpf.sel[1].n_actions, 0);
 	ASSERT_EQ(c->n_str_sets, 5);
 	compiled_policy_free(c);
