@@ -588,13 +588,17 @@ TEST(connect_sockaddr_sock)
 	h.sel[1].match[1] =
 		(struct vigil_pol_match){.arg = 0, .op = VIGIL_OP_PROTOCOL, .set_id = 14};
 	h.sel[1].match[2] = (struct vigil_pol_match){.arg = 0, .op = VIGIL_OP_FAMILY, .set_id = 15};
-	/* sel 2: NotDAddr 10/8, NotDPort port4, SPort port4b (sockaddr: S and D both apply) */
-	h.sel[2].n_match = 3;
+	/* sel 2: NotDAddr 10/8, NotDPort port4, SPort port4b (sockaddr: S and D both apply),
+	 * sock NotSAddr 10/8 */
+	h.sel[2].n_match = 4;
 	h.sel[2].match[0] =
 		(struct vigil_pol_match){.arg = 1, .op = VIGIL_OP_NOT_DADDR, .set_id = 16};
 	h.sel[2].match[1] =
 		(struct vigil_pol_match){.arg = 1, .op = VIGIL_OP_NOT_DPORT, .set_id = 11};
 	h.sel[2].match[2] = (struct vigil_pol_match){.arg = 1, .op = VIGIL_OP_SPORT, .set_id = 18};
+	/* and the socket's local address (127.0.0.1) is not in 10/8 */
+	h.sel[2].match[3] =
+		(struct vigil_pol_match){.arg = 0, .op = VIGIL_OP_NOT_SADDR, .set_id = 16};
 	for (int s = 0; s < 3; s++)
 		only_me(&h.sel[s], 19);
 	ASSERT_OK(hook_install(0, &h, "connect"));
