@@ -8,7 +8,7 @@ SH_LOG_COMPILER = $(SHELL) $(top_srcdir)/tests/harness/run-test.sh
 AM_TESTS_ENVIRONMENT = \
 	export top_srcdir=$(abs_top_srcdir) top_builddir=$(abs_top_builddir) \
 	VIGILD=$(abs_top_builddir)/vigild PLUGIN_DIR=$(abs_top_builddir)/plugins/.libs;
-EXTRA_DIST += tests/harness/tap.h tests/harness/run-test.sh
+EXTRA_DIST += tests/harness/tap.h tests/harness/capture.h tests/harness/run-test.sh
 TEST_CFLAGS = $(AM_CFLAGS) $(LIBBPF_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(MSGPACK_CFLAGS) -I$(top_srcdir)/tests/harness
 include tests/bpf.mk
 include tests/config.mk

@@ -15,6 +15,7 @@
 
 #include "daemon/config.h" /* not "config.h": -I. finds the autoconf header first */
 #include "daemon/log.h"
+#include "capture.h"
 #include "tap.h"
 
 static char root[256];
@@ -85,40 +86,6 @@ static void mask(const char *rel)
 		perror(p);
 		exit(EXIT_FAILURE);
 	}
-}
-
-/* stderr capture: everything logged between capture_begin() and capture_end(). */
-static int saved_stderr = -1;
-static FILE *capture_file;
-
-static void capture_begin(void)
-{
-	fflush(stderr);
-	capture_file = tmpfile();
-	saved_stderr = dup(STDERR_FILENO);
-	dup2(fileno(capture_file), STDERR_FILENO);
-}
-
-static char *capture_end(void)
-{
-	static char buf[65536];
-	size_t n;
-
-	fflush(stderr);
-	dup2(saved_stderr, STDERR_FILENO);
-	close(saved_stderr);
-	rewind(capture_file);
-	n = fread(buf, 1, sizeof(buf) - 1, capture_file);
-	buf[n] = '\0';
-	fclose(capture_file);
-	/* Echo as TAP diagnostics so failures stay debuggable. */
-	for (char *l = buf, *e; *l; l = e + 1) {
-		e = strchr(l, '\n');
-		if (!e)
-			break;
-		printf("# %.*s\n", (int)(e - l), l);
-	}
-	return buf;
 }
 
 /* config_load() on the standard hierarchy, logs captured. */

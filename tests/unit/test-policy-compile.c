@@ -12,6 +12,7 @@
 
 #include "daemon/log.h"
 #include "daemon/policy_compile.h"
+#include "capture.h"
 #include "tap.h"
 
 #define FILE_NAME "t.yaml"
@@ -29,39 +30,6 @@ static struct policy_env env = {
 	.have_set_retval = true,
 	.host_ns = {[POLICY_NS_PID] = 4026531836, [POLICY_NS_NET] = 4026531840},
 };
-
-/* stderr capture */
-static int saved_stderr = -1;
-static FILE *capture_file;
-static char logbuf[65536];
-
-static void capture_begin(void)
-{
-	fflush(stderr);
-	capture_file = tmpfile();
-	saved_stderr = dup(STDERR_FILENO);
-	dup2(fileno(capture_file), STDERR_FILENO);
-}
-
-static char *capture_end(void)
-{
-	size_t n;
-
-	fflush(stderr);
-	dup2(saved_stderr, STDERR_FILENO);
-	close(saved_stderr);
-	rewind(capture_file);
-	n = fread(logbuf, 1, sizeof(logbuf) - 1, capture_file);
-	logbuf[n] = '\0';
-	fclose(capture_file);
-	for (char *l = logbuf, *e; *l; l = e + 1) {
-		e = strchr(l, '\n');
-		if (!e)
-			break;
-		printf("# %.*s\n", (int)(e - l), l);
-	}
-	return logbuf;
-}
 
 static int compile(struct policy_hook *hooks, size_t n, struct compiled_policy **c, char **log)
 {

@@ -17,41 +17,8 @@
 #include "bpf/policy.h"
 #include "daemon/log.h"
 #include "daemon/policy.h"
+#include "capture.h"
 #include "tap.h"
-
-/* ---- log capture ---------------------------------------------------------------------------- */
-
-static int saved_stderr = -1;
-static FILE *capture_file;
-
-static void capture_begin(void)
-{
-	fflush(stderr);
-	capture_file = tmpfile();
-	saved_stderr = dup(STDERR_FILENO);
-	dup2(fileno(capture_file), STDERR_FILENO);
-}
-
-static char *capture_end(void)
-{
-	static char buf[65536];
-	size_t n;
-
-	fflush(stderr);
-	dup2(saved_stderr, STDERR_FILENO);
-	close(saved_stderr);
-	rewind(capture_file);
-	n = fread(buf, 1, sizeof(buf) - 1, capture_file);
-	buf[n] = '\0';
-	fclose(capture_file);
-	for (char *l = buf, *e; *l; l = e + 1) {
-		e = strchr(l, '\n');
-		if (!e)
-			break;
-		printf("# %.*s\n", (int)(e - l), l);
-	}
-	return buf;
-}
 
 static unsigned count_lines(const char *s)
 {
