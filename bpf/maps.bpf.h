@@ -161,6 +161,13 @@ struct {
 	__type(value, struct vigil_pol_pid_set);
 } pol_pid_sets SEC(".maps") __weak;
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_pol_set_bounds);
+} pol_set_bounds SEC(".maps") __weak;
+
 /* Per process policy state, key = tgid; the loader sizes it like the process cache. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -228,6 +228,15 @@ struct vigil_pol_tp_group {
 	__u32 slots[VIGIL_POL_GROUP_MAX]; /* pol_hooks slots */
 };
 
+/*
+ * pol_set_bounds[0]: one past the highest bit in use in pol_bin_sets / pol_pid_sets, so exec and
+ * fork look at no set at all when no policy uses matchBinaries or followForks.
+ */
+struct vigil_pol_set_bounds {
+	__u32 bin_hi;
+	__u32 pid_hi;
+};
+
 /* Key of the LPM tries in pol_str_sets (map-in-map) */
 struct vigil_pol_str_key {
 	__u32 prefixlen; /* bits */

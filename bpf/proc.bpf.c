@@ -182,8 +182,14 @@ static __always_inline void pol_exec_update(struct vigil_scratch *s, struct vigi
 		.len = ev->binary_len,
 	};
 	struct vigil_pol_proc *old, new = {.start_boottime = ev->start_boottime};
+	struct vigil_pol_set_bounds *b;
+	__u32 zero = 0, n;
 
-	if (bpf_loop(VIGIL_POL_MAX_BIN_SETS, pol_exec_bin_set, &c, 0) < 0)
+	b = bpf_map_lookup_elem(&pol_set_bounds, &zero);
+	n = b ? b->bin_hi : VIGIL_POL_MAX_BIN_SETS;
+	if (n > VIGIL_POL_MAX_BIN_SETS)
+		n = VIGIL_POL_MAX_BIN_SETS;
+	if (n && bpf_loop(n, pol_exec_bin_set, &c, 0) < 0)
 		return;
 	old = bpf_map_lookup_elem(&pol_procs, &tgid);
 	if (old && old->start_boottime == ev->start_boottime) {
@@ -245,10 +251,18 @@ static __always_inline void pol_fork_update(struct task_struct *parent, struct t
 {
 	struct pol_fork_ctx c = {.tgid = BPF_CORE_READ(parent, tgid)};
 	struct vigil_pol_proc *pp, new = {};
+	struct vigil_pol_set_bounds *b;
+	__u32 zero = 0, n;
 
-	c.ns_tgid = pol_task_ns_tgid(parent);
-	if (bpf_loop(VIGIL_POL_MAX_PID_SETS, pol_fork_pid_set, &c, 0) < 0)
-		return;
+	b = bpf_map_lookup_elem(&pol_set_bounds, &zero);
+	n = b ? b->pid_hi : VIGIL_POL_MAX_PID_SETS;
+	if (n > VIGIL_POL_MAX_PID_SETS)
+		n = VIGIL_POL_MAX_PID_SETS;
+	if (n) {
+		c.ns_tgid = pol_task_ns_tgid(parent);
+		if (bpf_loop(n, pol_fork_pid_set, &c, 0) < 0)
+			return;
+	}
 	pp = bpf_map_lookup_elem(&pol_procs, &c.tgid);
 	if (pp && pp->start_boottime != vigil_process_start(parent))
 		pp = NULL;

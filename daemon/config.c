@@ -1179,10 +1179,13 @@ static bool main_section_check(struct vigil_config *c, const char *file, unsigne
 }
 
 /*
- * Events=/Filters=: whitespace-separated entries appended in order; an empty assignment clears
- * the list. Events must name a known event type; filters must be valid plugin names.
+ * A list-valued key: whitespace-separated entries appended in order, an empty assignment clears
+ * what has been collected so far. check() validates one entry, logging "file:line: Invalid
+ * value ..." itself; the bad entries are skipped and the result is -EINVAL.
  */
-static int apply_list(struct vigil_config *c, const struct vigil_kv *kv, char ***list, bool events)
+typedef int (*list_check_t)(const struct vigil_kv *kv, const char *w);
+
+static int apply_list(const struct vigil_kv *kv, char ***list, list_check_t check)
 {
 	_cleanup_free_ char *copy = NULL;
 	char *save = NULL;
@@ -1198,26 +1201,7 @@ static int apply_list(struct vigil_config *c, const struct vigil_kv *kv, char **
 		return -ENOMEM;
 	for (char *w = strtok_r(copy, WHITESPACE, &save); w;
 	     w = strtok_r(NULL, WHITESPACE, &save)) {
-		bool ok = false;
-
-		if (events) {
-			for (const char *const *e = event_names; *e && !ok; e++)
-				ok = streq(*e, w);
-			if (!ok) {
-				const char *s = config_suggest(w, event_names);
-
-				log_error("%s:%u: Invalid value '%s' for %s=: unknown event type "
-					  "(known: process_exec process_exit process_clone "
-					  "vigil_loss).%s%s%s",
-					  kv->file, kv->line, w, kv->key,
-					  s ? " Did you mean '" : "", s ?: "", s ? "'?" : "");
-				r = -EINVAL;
-				continue;
-			}
-		} else if (!plugin_name_is_valid(w)) {
-			log_error("%s:%u: Invalid value '%s' for %s=: filter names consist of "
-				  "[a-z0-9_] only.",
-				  kv->file, kv->line, w, kv->key);
+		if (check(kv, w) < 0) {
 			r = -EINVAL;
 			continue;
 		}
@@ -1225,6 +1209,32 @@ static int apply_list(struct vigil_config *c, const struct vigil_kv *kv, char **
 			return -ENOMEM;
 	}
 	return r;
+}
+
+/* Events=: a known event type. */
+static int check_event_name(const struct vigil_kv *kv, const char *w)
+{
+	const char *s;
+
+	for (const char *const *e = event_names; *e; e++)
+		if (streq(*e, w))
+			return 0;
+	s = config_suggest(w, event_names);
+	log_error("%s:%u: Invalid value '%s' for %s=: unknown event type (known: process_exec "
+		  "process_exit process_clone vigil_loss process_kprobe process_tracepoint).%s%s%s",
+		  kv->file, kv->line, w, kv->key, s ? " Did you mean '" : "", s ?: "",
+		  s ? "'?" : "");
+	return -EINVAL;
+}
+
+/* Filters=: a valid plugin name. */
+static int check_filter_name(const struct vigil_kv *kv, const char *w)
+{
+	if (plugin_name_is_valid(w))
+		return 0;
+	log_error("%s:%u: Invalid value '%s' for %s=: filter names consist of [a-z0-9_] only.",
+		  kv->file, kv->line, w, kv->key);
+	return -EINVAL;
 }
 
 /* ---- outputs ------------------------------------------------------------------------------- */
@@ -1300,9 +1310,9 @@ static int output_load(struct vigil_config *c, const struct found_output *f,
 		if (!streq(kv->section, "Output"))
 			continue;
 		if (streq(kv->key, "Events"))
-			q = apply_list(c, kv, &o->events, true);
+			q = apply_list(kv, &o->events, check_event_name);
 		else if (streq(kv->key, "Filters"))
-			q = apply_list(c, kv, &o->filters, false);
+			q = apply_list(kv, &o->filters, check_filter_name);
 		else {
 			q = apply_kv(c, kv, output_keys, ELEMENTSOF(output_keys), o,
 				     &output_defaults);
@@ -1397,47 +1407,28 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct vigil_config *, config_free)
 
 /*
  * [Sensor] ExcludeBinaries= (absolute path prefixes) and ExcludeCgroups= (cgroup directory
- * names: units such as cron.service, slices, container ids): whitespace-separated, collected
- * over files, reset by an empty assignment. Limits follow the kernel-side matching
- * (VIGIL_FILTER_PREFIX_MAX, VIGIL_FILTER_NAME_MAX in bpf/events.h).
+ * names: units such as cron.service, slices, container ids). Limits follow the kernel-side
+ * matching (VIGIL_FILTER_PREFIX_MAX, VIGIL_FILTER_NAME_MAX in bpf/events.h).
  */
-static int apply_exclude_list(const struct vigil_kv *kv, char ***list, bool binaries)
+static int check_exclude_binary(const struct vigil_kv *kv, const char *w)
 {
-	_cleanup_free_ char *copy = NULL;
-	char *save = NULL;
-	int r = 0;
-
-	if (kv->value[0] == '\0') {
-		strv_free(*list);
-		*list = NULL;
+	if (w[0] == '/' && strlen(w) <= VIGIL_FILTER_PREFIX_MAX)
 		return 0;
-	}
-	copy = strdup(kv->value);
-	if (!copy)
-		return -ENOMEM;
-	for (char *w = strtok_r(copy, WHITESPACE, &save); w;
-	     w = strtok_r(NULL, WHITESPACE, &save)) {
-		if (binaries && (w[0] != '/' || strlen(w) > VIGIL_FILTER_PREFIX_MAX)) {
-			log_error("%s:%u: Invalid value '%s' for %s=: expected an absolute path "
-				  "prefix of at most %u bytes.",
-				  kv->file, kv->line, w, kv->key, VIGIL_FILTER_PREFIX_MAX);
-			r = -EINVAL;
-			continue;
-		}
-		if (!binaries && (strchr(w, '/') || strlen(w) >= VIGIL_FILTER_NAME_MAX ||
-				  streq(w, ".") || streq(w, ".."))) {
-			log_error(
-				"%s:%u: Invalid value '%s' for %s=: expected a cgroup name (a unit "
-				"such as cron.service, a slice, or a container id) of less than "
-				"%u bytes, without '/'.",
-				kv->file, kv->line, w, kv->key, VIGIL_FILTER_NAME_MAX);
-			r = -EINVAL;
-			continue;
-		}
-		if (strv_consume(list, strdup(w)) < 0)
-			return -ENOMEM;
-	}
-	return r;
+	log_error("%s:%u: Invalid value '%s' for %s=: expected an absolute path prefix of at "
+		  "most %u bytes.",
+		  kv->file, kv->line, w, kv->key, VIGIL_FILTER_PREFIX_MAX);
+	return -EINVAL;
+}
+
+static int check_exclude_cgroup(const struct vigil_kv *kv, const char *w)
+{
+	if (!strchr(w, '/') && strlen(w) < VIGIL_FILTER_NAME_MAX && !streq(w, ".") &&
+	    !streq(w, ".."))
+		return 0;
+	log_error("%s:%u: Invalid value '%s' for %s=: expected a cgroup name (a unit such as "
+		  "cron.service, a slice, or a container id) of less than %u bytes, without '/'.",
+		  kv->file, kv->line, w, kv->key, VIGIL_FILTER_NAME_MAX);
+	return -EINVAL;
 }
 
 static int load_main(struct vigil_config *c, const struct discovery *d)
@@ -1454,9 +1445,9 @@ static int load_main(struct vigil_config *c, const struct discovery *d)
 		const struct vigil_kv *kv = &kvs.kvs[i];
 
 		if (streq(kv->section, "Sensor") && streq(kv->key, "ExcludeBinaries"))
-			q = apply_exclude_list(kv, &c->exclude_binaries, true);
+			q = apply_list(kv, &c->exclude_binaries, check_exclude_binary);
 		else if (streq(kv->section, "Sensor") && streq(kv->key, "ExcludeCgroups"))
-			q = apply_exclude_list(kv, &c->exclude_cgroups, false);
+			q = apply_list(kv, &c->exclude_cgroups, check_exclude_cgroup);
 		else
 			q = apply_kv(c, kv, main_keys, ELEMENTSOF(main_keys), c, &config_defaults);
 		if (q > 0) {

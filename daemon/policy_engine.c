@@ -261,6 +261,24 @@ static int addr_set_write(struct policy_engine *e, const struct compiled_addr_se
 	return 0;
 }
 
+static uint32_t bits_hi(uint64_t used)
+{
+	return used ? 64 - (uint32_t)__builtin_clzll(used) : 0;
+}
+
+/* Tell exec and fork how many binary / pid sets to look at (none when no policy uses them). */
+static void bounds_write(struct policy_engine *e)
+{
+	struct vigil_pol_set_bounds b = {
+		.bin_hi = bits_hi(e->bin_used),
+		.pid_hi = bits_hi(e->pid_used),
+	};
+	uint32_t zero = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(e->skel->maps.pol_set_bounds), &zero, &b, BPF_ANY) < 0)
+		log_warning_errno(errno, "Failed to update the policy set bounds, ignoring: %m");
+}
+
 static int alloc_bit(uint64_t *used, unsigned max, uint32_t *ret)
 {
 	for (unsigned i = 0; i < max; i++)
@@ -765,6 +783,8 @@ static void installed_release(struct policy_engine *e, struct installed_policy *
 	procs_clear_bits(e, bin_mask, pid_mask);
 	e->bin_used &= ~bin_mask;
 	e->pid_used &= ~pid_mask;
+	if (bin_mask || pid_mask)
+		bounds_write(e);
 	ip->n_bin_done = ip->n_pid_done = 0;
 	for (size_t i = 0; i < ip->n_int_done; i++)
 		(void)int_set_write(e, &cp->int_sets[i], ip->int_ids[i], false);
@@ -919,6 +939,8 @@ static int installed_new(struct policy_engine *e, struct compiled_policy *cp,
 			goto fail;
 		}
 	}
+	if (cp->n_bin_sets || cp->n_pid_sets)
+		bounds_write(e);
 	*ret = ip;
 	return 0;
 fail:

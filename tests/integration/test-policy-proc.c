@@ -103,6 +103,22 @@ static void add_str_set(uint32_t idx, uint8_t op, const char *value)
 	close(fd); /* the outer map holds a reference */
 }
 
+/* Raise pol_set_bounds so exec/fork look at sets up to bit, as the daemon's installer does. */
+static void bounds_cover(uint32_t bin_bit, uint32_t pid_bit)
+{
+	struct vigil_pol_set_bounds b = {};
+	uint32_t zero = 0;
+
+	ASSERT_OK(bpf_map__lookup_elem(skel->maps.pol_set_bounds, &zero, sizeof(zero), &b,
+				       sizeof(b), 0));
+	if (bin_bit != UINT32_MAX && b.bin_hi < bin_bit + 1)
+		b.bin_hi = bin_bit + 1;
+	if (pid_bit != UINT32_MAX && b.pid_hi < pid_bit + 1)
+		b.pid_hi = pid_bit + 1;
+	ASSERT_OK(bpf_map__update_elem(skel->maps.pol_set_bounds, &zero, sizeof(zero), &b,
+				       sizeof(b), BPF_ANY));
+}
+
 static void add_bin_set(uint32_t bit, uint8_t op, bool follow, bool active, const char *value)
 {
 	struct vigil_pol_bin_set set = {
@@ -111,6 +127,7 @@ static void add_bin_set(uint32_t bit, uint8_t op, bool follow, bool active, cons
 	add_str_set(set.str_set, op, value);
 	ASSERT_OK(bpf_map__update_elem(skel->maps.pol_bin_sets, &bit, sizeof(bit), &set,
 				       sizeof(set), BPF_ANY));
+	bounds_cover(bit, UINT32_MAX);
 }
 
 static void add_int(uint32_t set_id, uint64_t value)
@@ -128,6 +145,7 @@ static void set_pid_set(uint32_t bit, uint32_t int_set, bool ns_pid, bool active
 
 	ASSERT_OK(bpf_map__update_elem(skel->maps.pol_pid_sets, &bit, sizeof(bit), &set,
 				       sizeof(set), BPF_ANY));
+	bounds_cover(UINT32_MAX, bit);
 }
 
 /* 0 and *ret filled, or -ENOENT. */

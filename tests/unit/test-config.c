@@ -331,6 +331,36 @@ TEST(list_accumulation_and_reset)
 	config_free(c);
 }
 
+TEST(exclude_lists)
+{
+	struct vigil_config *c;
+	char *log;
+
+	fresh_root();
+	write_file(
+		"usr/lib/vigil/vigild.conf",
+		"[Sensor]\nExcludeBinaries=/usr/lib/a/ /usr/sbin/b\nExcludeCgroups=cron.service\n");
+	write_file("etc/vigil/vigild.conf.d/50-more.conf",
+		   "[Sensor]\nExcludeBinaries=\nExcludeBinaries=/opt/"
+		   "x\nExcludeCgroups=backup.slice\n");
+	ASSERT_OK(load(&c, &log));
+	ASSERT_EQ(strv_len(c->exclude_binaries), 1);
+	ASSERT_STREQ(c->exclude_binaries[0], "/opt/x");
+	ASSERT_EQ(strv_len(c->exclude_cgroups), 2);
+	ASSERT_STREQ(c->exclude_cgroups[1], "backup.slice");
+	config_free(c);
+
+	write_file("etc/vigil/vigild.conf.d/60-bad.conf",
+		   "[Sensor]\nExcludeCgroups=system.slice/cron.service ..\nExcludeBinaries=opt\n");
+	ASSERT_ERRNO(load(&c, &log), EINVAL);
+	ASSERT_NULL(c);
+	ASSERT_NOT_NULL(strstr(log, "60-bad.conf:2: Invalid value 'system.slice/cron.service' for "
+				    "ExcludeCgroups=: expected a cgroup name"));
+	ASSERT_NOT_NULL(strstr(log, "60-bad.conf:2: Invalid value '..' for ExcludeCgroups="));
+	ASSERT_NOT_NULL(strstr(log, "60-bad.conf:3: Invalid value 'opt' for ExcludeBinaries=: "
+				    "expected an absolute path prefix"));
+}
+
 TEST(unknown_keys_warn_with_suggestion)
 {
 	struct vigil_config *c;
