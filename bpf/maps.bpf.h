@@ -212,7 +212,6 @@ struct {
 } pol_ratelimit SEC(".maps") __weak;
 
 /* Slots of the hooks run by the cgroup connect4/connect6 programs (Override on connect). */
-#define VIGIL_POL_MAX_CONNECT_HOOKS 16
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, VIGIL_POL_MAX_CONNECT_HOOKS);

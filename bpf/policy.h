@@ -39,23 +39,24 @@
 #include "events.h"
 
 /* Limits (Tetragon: 5 selectors, 5 args, 5 matchArgs, 3 actions, 256-byte prefixes). */
-#define VIGIL_POL_MAX_HOOKS	  512  /* attached hooks over all policies */
-#define VIGIL_POL_MAX_ARGS	  8    /* captured arguments per hook */
-#define VIGIL_POL_MAX_SELECTORS	  8    /* per hook */
-#define VIGIL_POL_MAX_MATCHARGS	  8    /* matchArgs per selector */
-#define VIGIL_POL_MAX_RETARGS	  4    /* matchReturnArgs per selector */
-#define VIGIL_POL_MAX_NS	  4    /* matchNamespaces per selector */
-#define VIGIL_POL_MAX_ACTIONS	  4    /* matchActions per selector */
-#define VIGIL_POL_MAX_STR_SETS	  1024 /* string value sets (match ids) over all policies */
-#define VIGIL_POL_MAX_BIN_SETS	  64   /* matchBinaries sets over all policies (pol_procs bits) */
-#define VIGIL_POL_MAX_PID_SETS	  64   /* matchPIDs followForks sets over all policies */
-#define VIGIL_POL_STR_MAX	  256  /* bytes of a string value compared in the kernel */
-#define VIGIL_POL_STR_SET_ENTRIES 4096 /* values per string set (inner LPM trie size) */
-#define VIGIL_POL_ARG_STR_MAX	  4096 /* bytes of a string/path argument captured in the event */
-#define VIGIL_POL_ARG_STR_MASK	  (VIGIL_POL_ARG_STR_MAX - 1)
-#define VIGIL_POL_CHARBUF_MAX	  4096 /* bytes of a char_buf argument captured */
-#define VIGIL_POL_NO_ARG	  0xff /* vigil_pol_arg.size_arg / dirfd_arg: none */
-#define VIGIL_POL_RET_ARG	  0xfe /* vigil_pol_match.arg: the return value */
+#define VIGIL_POL_MAX_HOOKS	    512	 /* attached hooks over all policies */
+#define VIGIL_POL_MAX_ARGS	    8	 /* captured arguments per hook */
+#define VIGIL_POL_MAX_SELECTORS	    8	 /* per hook */
+#define VIGIL_POL_MAX_MATCHARGS	    8	 /* matchArgs per selector */
+#define VIGIL_POL_MAX_RETARGS	    4	 /* matchReturnArgs per selector */
+#define VIGIL_POL_MAX_NS	    4	 /* matchNamespaces per selector */
+#define VIGIL_POL_MAX_ACTIONS	    4	 /* matchActions per selector */
+#define VIGIL_POL_MAX_STR_SETS	    1024 /* string value sets (match ids) over all policies */
+#define VIGIL_POL_MAX_BIN_SETS	    64	 /* matchBinaries sets over all policies (pol_procs bits) */
+#define VIGIL_POL_MAX_PID_SETS	    64	 /* matchPIDs followForks sets over all policies */
+#define VIGIL_POL_STR_MAX	    256	 /* bytes of a string value compared in the kernel */
+#define VIGIL_POL_MAX_CONNECT_HOOKS 16	 /* hooks run by the cgroup connect programs */
+#define VIGIL_POL_STR_SET_ENTRIES   4096 /* values per string set (inner LPM trie size) */
+#define VIGIL_POL_ARG_STR_MAX	    4096 /* bytes of a string/path argument captured in the event */
+#define VIGIL_POL_ARG_STR_MASK	    (VIGIL_POL_ARG_STR_MAX - 1)
+#define VIGIL_POL_CHARBUF_MAX	    4096 /* bytes of a char_buf argument captured */
+#define VIGIL_POL_NO_ARG	    0xff /* vigil_pol_arg.size_arg / dirfd_arg: none */
+#define VIGIL_POL_RET_ARG	    0xfe /* vigil_pol_match.arg: the return value */
 
 /* enum vigil_pol_arg_type: how an argument is read and encoded in the event. */
 enum vigil_pol_arg_type {
@@ -76,7 +77,6 @@ enum vigil_pol_arg_type {
 enum {
 	VIGIL_ARG_F_SIGNED = 1 << 0,	 /* VIGIL_ARG_INT: sign-extend from width */
 	VIGIL_ARG_F_USER = 1 << 1,	 /* pointer is a user-space address (syscall arguments) */
-	VIGIL_ARG_F_AT_EXIT = 1 << 2,	 /* resolve when the hook returns (sock after connect) */
 	VIGIL_ARG_F_NO_CAPTURE = 1 << 3, /* only used by selectors/size: not put in the event */
 };
 
@@ -324,8 +324,7 @@ struct vigil_pol_arg_desc {
 
 /* vigil_policy_event.flags */
 enum {
-	VIGIL_POLEV_F_RETURN = 1 << 0,	     /* ret and ret_arg are set */
-	VIGIL_POLEV_F_RATE_LIMITED = 1 << 1, /* (reserved) */
+	VIGIL_POLEV_F_RETURN = 1 << 0, /* ret and ret_arg are set */
 };
 
 /*

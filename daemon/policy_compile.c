@@ -365,9 +365,10 @@ static int lower_arg(struct hook_ctx *x, size_t pos, const struct policy_arg *a)
 			return type_mismatch(a, f, ": a descriptor must be an integer field");
 		ba->type = a->type == POLICY_ARG_FD ? VIGIL_ARG_FD : VIGIL_ARG_SOCK;
 		ba->int_width = ba->width;
-		/* A connecting socket's local address is bound only when connect() returns. */
-		if (a->type == POLICY_ARG_SOCK && (x->h->bpf.flags & VIGIL_HOOK_F_RETURN))
-			ba->flags |= VIGIL_ARG_F_AT_EXIT;
+		/*
+		 * With return: true every argument is read when the call returns, so a connecting
+		 * socket's sock shows the local address the kernel bound.
+		 */
 		break;
 	case POLICY_ARG_STRING:
 		if (type_is_pointer(f->type) && f->size == 8) {
@@ -987,7 +988,6 @@ static int lower_actions(struct hook_ctx *x, size_t si, const struct policy_sele
 		default:
 			return loc_error(EINVAL, &act->loc, "unsupported action");
 		}
-		x->h->sel_actions[si][i] = act->type;
 	}
 	s->n_actions = (uint8_t)ps->n_actions;
 	return 0;

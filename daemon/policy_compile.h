@@ -78,8 +78,6 @@ struct compiled_hook {
 	struct compiled_arg_meta args[VIGIL_POL_MAX_ARGS]; /* parallel to bpf.args */
 	bool has_return_arg;
 	struct compiled_arg_meta return_arg;
-	/* Per selector: the policy's actions in order (for records), parallel to bpf.sel */
-	enum policy_action_type sel_actions[VIGIL_POL_MAX_SELECTORS][VIGIL_POL_MAX_ACTIONS];
 };
 
 struct compiled_policy {

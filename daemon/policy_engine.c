@@ -27,8 +27,7 @@
 #include "proc_cache.h"
 #include "bpf/vigil.skel.h"
 
-#define MAX_CONNECT_HOOKS 16 /* VIGIL_POL_MAX_CONNECT_HOOKS in maps.bpf.h */
-#define FOLLOW_DEPTH	  64 /* ancestors examined when seeding followChildren/followForks */
+#define FOLLOW_DEPTH 64 /* ancestors examined when seeding followChildren/followForks */
 
 enum set_kind {
 	SET_NONE,
@@ -88,7 +87,7 @@ struct policy_engine {
 
 	bool str_used[VIGIL_POL_MAX_STR_SETS];
 	bool slot_used[VIGIL_POL_MAX_HOOKS];
-	bool connect_used[MAX_CONNECT_HOOKS];
+	bool connect_used[VIGIL_POL_MAX_CONNECT_HOOKS];
 	uint64_t bin_used, pid_used;
 	uint32_t next_int_id, next_addr_id, next_hook_id;
 
@@ -695,7 +694,7 @@ static int hook_install(struct policy_engine *e, struct installed_policy *ip,
 	if (ch->connect_override) {
 		uint32_t idx = UINT32_MAX, val = slot + 1;
 
-		for (uint32_t i = 0; i < MAX_CONNECT_HOOKS; i++)
+		for (uint32_t i = 0; i < VIGIL_POL_MAX_CONNECT_HOOKS; i++)
 			if (!e->connect_used[i]) {
 				idx = i;
 				break;
@@ -704,7 +703,7 @@ static int hook_install(struct policy_engine *e, struct installed_policy *ip,
 			hook_remove(e, ih);
 			return log_error_errno(SYNTHETIC_ERRNO(ENOSPC),
 					       "Policy '%s': more than %u connect Override hooks.",
-					       ip->cp->name, MAX_CONNECT_HOOKS);
+					       ip->cp->name, VIGIL_POL_MAX_CONNECT_HOOKS);
 		}
 		r = connect_attach(e);
 		if (r < 0) {
@@ -1237,15 +1236,6 @@ void policy_engine_status(struct policy_engine *e, struct policy_engine_status *
 		for (int c = 0; c < ncpus; c++)
 			ret->actions[a] += v[c];
 	}
-}
-
-const char *policy_engine_policy_name(struct policy_engine *e, size_t i, size_t *ret_hooks)
-{
-	if (!e || i >= e->n_pols)
-		return NULL;
-	if (ret_hooks)
-		*ret_hooks = e->pols[i]->n_hooks_done;
-	return e->pols[i]->cp->name;
 }
 
 unsigned policy_validate_set(const struct policy_set *set, const struct policy_env *env)

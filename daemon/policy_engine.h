@@ -50,9 +50,6 @@ struct policy_engine_status {
 };
 void policy_engine_status(struct policy_engine *e, struct policy_engine_status *ret);
 
-/* Name of the i-th running policy (i < n_policies), and its hook count; for status output. */
-const char *policy_engine_policy_name(struct policy_engine *e, size_t i, size_t *ret_hooks);
-
 /*
  * Compile every policy of set for env without touching BPF (vigild --validate). Returns the
  * number of policies that failed.
