@@ -245,11 +245,16 @@ static struct blob *blob_new(uint32_t type, uint64_t seq, const uint8_t *data, s
 
 /* --- config helpers --- */
 
-static bool strv_contains(const char *const *l, const char *s)
+/* A plugin's keys[]: exact names, or "Prefix.*" for every key starting with "Prefix.". */
+static bool keys_accept(const char *const *l, const char *s)
 {
-	for (; l && *l; l++)
-		if (streq(*l, s))
+	for (; l && *l; l++) {
+		size_t n = strlen(*l);
+
+		if (n >= 2 && streq(*l + n - 2, ".*") ? strncmp(*l, s, n - 1) == 0 && s[n - 1]
+						      : streq(*l, s))
 			return true;
+	}
 	return false;
 }
 
@@ -434,6 +439,40 @@ static void host_ack(const struct vigil_host *host, uint64_t batch_id, const uin
 				o->name, batch_id);
 }
 
+static int host_cfg_foreach(const struct vigil_host *host, const char *section, const char *prefix,
+			    int (*cb)(const char *key, const char *value, const char *location,
+				      void *userdata),
+			    void *userdata)
+{
+	const struct output *o = ctx_of(host)->out;
+	size_t plen = prefix ? strlen(prefix) : 0;
+
+	if (!section || !cb)
+		return -EINVAL;
+	for (size_t i = 0; i < o->n_kvs; i++) {
+		const struct vigil_kv *kv = &o->kvs[i], *last;
+		char loc[PATH_MAX + 16];
+		bool seen = false;
+		int r;
+
+		if (!streq(kv->section, section) || strncmp(kv->key, strempty(prefix), plen) != 0)
+			continue;
+		/* Once per key, at its first assignment, with its last value. */
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = streq(o->kvs[j].section, section) && streq(o->kvs[j].key, kv->key);
+		if (seen)
+			continue;
+		last = kv_last(o, section, kv->key);
+		if (isempty(last->value))
+			continue;
+		(void)snprintf(loc, sizeof(loc), "%s:%u", strempty(last->file), last->line);
+		r = cb(last->key, last->value, loc, userdata);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static void ctx_setup(struct host_ctx *c, struct output *o, const struct vigil_plugin *p,
 		      const char *filter, const char *path)
 {
@@ -454,6 +493,7 @@ static void ctx_setup(struct host_ctx *c, struct output *o, const struct vigil_p
 		.cfg_get_usec = host_cfg_get_usec,
 		.cfg_location = host_cfg_location,
 		.ack = host_ack,
+		.cfg_foreach = host_cfg_foreach,
 	};
 }
 
@@ -692,7 +732,7 @@ static unsigned output_check_sections(const struct output *o)
 			warnings++;
 			continue;
 		}
-		if (!owner->keys || strv_contains(owner->keys, kv->key))
+		if (!owner->keys || keys_accept(owner->keys, kv->key))
 			continue;
 		s = config_suggest(kv->key, owner->keys);
 		log_warning("%s:%u: Unknown key '%s' in section [%s], ignoring.%s%s%s",

@@ -43,3 +43,7 @@ uninstall-hook: remove-plugin-so
 remove-plugin-so:
 	rm -f $(addprefix $(DESTDIR)$(pkglibdir)/,$(patsubst %.la,%.so,$(notdir $(pkglib_LTLIBRARIES))))
 .PHONY: remove-plugin-so
+
+include plugins/kafka.mk
+include plugins/elasticsearch.mk
+include plugins/splunk_hec.mk

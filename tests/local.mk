@@ -21,3 +21,8 @@ include tests/policy-compile.mk
 include tests/policy-bpf.mk
 include tests/policy-proc.mk
 include tests/policy-record.mk
+include tests/spool.mk
+include tests/delivery.mk
+include tests/kafka.mk
+include tests/elasticsearch.mk
+include tests/splunk-hec.mk

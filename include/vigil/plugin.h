@@ -27,7 +27,7 @@ extern "C" {
 
 /* Bump MAJOR for any incompatible change; bump MINOR when appending fields at the end. */
 #define VIGIL_PLUGIN_ABI_MAJOR	 1
-#define VIGIL_PLUGIN_ABI_MINOR	 0
+#define VIGIL_PLUGIN_ABI_MINOR	 1
 #define VIGIL_PLUGIN_ABI_VERSION ((uint32_t)(VIGIL_PLUGIN_ABI_MAJOR << 16 | VIGIL_PLUGIN_ABI_MINOR))
 #define VIGIL_PLUGIN_ENTRY	 "vigil_plugin_entry" /* the only exported symbol */
 
@@ -143,6 +143,11 @@ struct vigil_buf {
  * @cfg_location: "file:line" of the last assignment of @key, for error messages, or NULL.
  * @ack: report the fate of a batch for which emit() returned VIGIL_PENDING; @results has one
  *	entry per record of that batch. May be called from any thread.
+ * @cfg_foreach: (ABI 1.1; check @struct_size) call @cb for every key of @section whose name
+ *	starts with @prefix ("" for all), once per key with its last value, in the order of
+ *	their first assignment; @location is "file:line" of that last assignment. Keys whose last
+ *	assignment is empty (reset) are skipped. Stops at and returns the first negative value @cb
+ *	returns, else 0. For pass-through settings such as [Kafka] RdKafka.<property>=.
  */
 struct vigil_host {
 	uint32_t struct_size;
@@ -159,6 +164,11 @@ struct vigil_host {
 	const char *(*cfg_location)(const struct vigil_host *host, const char *section,
 				    const char *key);
 	void (*ack)(const struct vigil_host *host, uint64_t batch_id, const uint8_t *results);
+	/* ABI 1.1 */
+	int (*cfg_foreach)(const struct vigil_host *host, const char *section, const char *prefix,
+			   int (*cb)(const char *key, const char *value, const char *location,
+				     void *userdata),
+			   void *userdata);
 };
 
 /**
@@ -170,7 +180,8 @@ struct vigil_host {
  * @description: one line for logs and vigilctl.
  * @section: the config section the plugin reads ("File"), or NULL if none.
  * @keys: NULL-terminated list of keys the plugin understands in @section; the host warns,
- *	with a did-you-mean, about any other key found there.
+ *	with a did-you-mean, about any other key found there. An entry ending in ".*" (ABI 1.1)
+ *	accepts every key starting with what precedes the "*" ("RdKafka.*").
  * @max_in_flight: how many batches may be pending (VIGIL_PENDING) at once; 0 means 1.
  * @init: parse config and create one instance. On error free everything and return -errno
  *	(after logging why through host->log); fini() is then not called.
@@ -187,6 +198,7 @@ struct vigil_host {
  * @reopen: optional, output only. Reopen files after log rotation (the daemon received
  *	SIGUSR1); called on the worker thread between emit() calls.
  * @fini: release the instance; called exactly once after a successful init().
+ * @flags: (ABI 1.1) VIGIL_PLUGIN_F_* below. The host reads it only when @struct_size covers it.
  */
 struct vigil_plugin {
 	uint32_t abi_version;
@@ -205,7 +217,16 @@ struct vigil_plugin {
 	int (*filter)(void *instance, const struct vigil_record *in, struct vigil_buf *out);
 	enum vigil_status (*reopen)(void *instance);
 	void (*fini)(void *instance);
+	/* ABI 1.1 */
+	uint32_t flags;
 };
+
+/*
+ * A remote sink (Kafka, Elasticsearch, Splunk HEC): the host gives its instances a disk spool
+ * unless the instance's config says Spool=no (docs/delivery.md). Local sinks leave it unset
+ * (spooling a file output would only write every record twice); Spool=yes turns it on anyway.
+ */
+#define VIGIL_PLUGIN_F_SPOOL (1U << 0)
 
 #define VIGIL_PLUGIN_DEFINE(...)                                                                   \
 	__attribute__((visibility("default"))) const struct vigil_plugin vigil_plugin_entry = {    \

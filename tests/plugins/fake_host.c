@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 #include "fake_host.h"
 
@@ -32,9 +33,11 @@ static int fake_log(const struct vigil_host *host, int level, int error, const c
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	n = strlen(names[level & 7]) + strlen(msg) + 3;
+	pthread_mutex_lock(&fh->log_lock);
 	fh->logs = realloc(fh->logs, fh->logs_len + n + 1);
 	fh->logs_len += (size_t)sprintf(fh->logs + fh->logs_len, "%s: %s\n", names[level & 7], msg);
 	fh->n_logs++;
+	pthread_mutex_unlock(&fh->log_lock);
 	fprintf(stderr, "[%s] %s: %s\n", host->instance, names[level & 7], msg);
 	return -e;
 }
@@ -106,6 +109,99 @@ static int fake_cfg_get_usec(const struct vigil_host *host, const char *section,
 	return 0;
 }
 
+static void fake_ack(const struct vigil_host *host, uint64_t batch_id, const uint8_t *results)
+{
+	struct fake_host *fh = (struct fake_host *)host;
+	uint8_t *copy = NULL;
+
+	/* ack() does not say how many results: the test declared it with fake_host_expect(). */
+	pthread_mutex_lock(&fh->ack_lock);
+	for (size_t i = 0; i < fh->n_expect; i++)
+		if (fh->expect[i].batch_id == batch_id) {
+			copy = malloc(fh->expect[i].n ? fh->expect[i].n : 1);
+			memcpy(copy, results, fh->expect[i].n);
+			fh->expect[i] = fh->expect[--fh->n_expect];
+			break;
+		}
+	if (!copy)
+		fprintf(stderr, "# fake_host: ack() for undeclared batch %llu\n",
+			(unsigned long long)batch_id);
+	fh->acks = realloc(fh->acks, (fh->n_acks + 1) * sizeof(*fh->acks));
+	fh->acks[fh->n_acks++] = (struct fake_ack){batch_id, copy};
+	pthread_cond_broadcast(&fh->ack_cond);
+	pthread_mutex_unlock(&fh->ack_lock);
+}
+
+void fake_host_expect(struct fake_host *fh, uint64_t batch_id, size_t n)
+{
+	pthread_mutex_lock(&fh->ack_lock);
+	fh->expect = realloc(fh->expect, (fh->n_expect + 1) * sizeof(*fh->expect));
+	fh->expect[fh->n_expect].batch_id = batch_id;
+	fh->expect[fh->n_expect++].n = n;
+	pthread_mutex_unlock(&fh->ack_lock);
+}
+
+int fake_host_wait_ack(struct fake_host *fh, uint64_t batch_id, uint8_t *results, size_t n,
+		       unsigned timeout_ms)
+{
+	struct timespec ts;
+	int r = -ETIMEDOUT;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&fh->ack_lock);
+	for (;;) {
+		for (size_t i = 0; i < fh->n_acks; i++)
+			if (fh->acks[i].batch_id == batch_id) {
+				if (fh->acks[i].results)
+					memcpy(results, fh->acks[i].results, n);
+				free(fh->acks[i].results);
+				fh->acks[i] = fh->acks[--fh->n_acks];
+				r = 0;
+				goto out;
+			}
+		if (pthread_cond_timedwait(&fh->ack_cond, &fh->ack_lock, &ts) != 0)
+			break;
+	}
+out:
+	pthread_mutex_unlock(&fh->ack_lock);
+	return r;
+}
+
+static int fake_cfg_foreach(const struct vigil_host *host, const char *section, const char *prefix,
+			    int (*cb)(const char *key, const char *value, const char *location,
+				      void *userdata),
+			    void *userdata)
+{
+	struct fake_host *fh = (struct fake_host *)host;
+	size_t plen = prefix ? strlen(prefix) : 0;
+
+	for (size_t i = 0; i < fh->n_cfg; i++) {
+		const struct fake_cfg *c = &fh->cfg[i], *l;
+		int seen = 0, r;
+
+		if (strcmp(c->section, section) != 0 || strncmp(c->key, prefix ? prefix : "", plen))
+			continue;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(fh->cfg[j].section, section) &&
+			       !strcmp(fh->cfg[j].key, c->key);
+		if (seen)
+			continue;
+		l = last(fh, section, c->key);
+		if (!*l->value)
+			continue;
+		r = cb(l->key, l->value, l->location, userdata);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 struct fake_host *fake_host_new(const char *instance)
 {
 	struct fake_host *fh = calloc(1, sizeof(*fh));
@@ -119,7 +215,12 @@ struct fake_host *fake_host_new(const char *instance)
 		.cfg_get_list = fake_cfg_get_list,
 		.cfg_get_usec = fake_cfg_get_usec,
 		.cfg_location = fake_cfg_location,
+		.ack = fake_ack,
+		.cfg_foreach = fake_cfg_foreach,
 	};
+	pthread_mutex_init(&fh->ack_lock, NULL);
+	pthread_cond_init(&fh->ack_cond, NULL);
+	pthread_mutex_init(&fh->log_lock, NULL);
 	snprintf(fh->state_dir, sizeof(fh->state_dir), "/tmp");
 	fh->host.state_dir = fh->state_dir;
 	fh->logs = calloc(1, 1);
@@ -141,6 +242,13 @@ struct fake_host *fake_host_free(struct fake_host *fh)
 	free(fh->lists);
 	free(fh->cfg);
 	free(fh->logs);
+	for (size_t i = 0; i < fh->n_acks; i++)
+		free(fh->acks[i].results);
+	free(fh->acks);
+	free(fh->expect);
+	pthread_mutex_destroy(&fh->ack_lock);
+	pthread_cond_destroy(&fh->ack_cond);
+	pthread_mutex_destroy(&fh->log_lock);
 	free(fh);
 	return NULL;
 }
