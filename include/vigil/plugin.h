@@ -12,8 +12,9 @@
  * borrowed: valid only until the callback that received them returns.
  *
  * Threading: all callbacks of one instance run on that instance's worker thread and never
- * concurrently; different instances run in parallel. host->ack() alone may be called from any
- * thread (e.g. a librdkafka delivery-report thread).
+ * concurrently; different instances run in parallel. host->ack() and host->log() may be called
+ * from any thread (e.g. a librdkafka delivery-report thread); the other host functions only from
+ * the callbacks.
  */
 #ifndef VIGIL_PLUGIN_H
 #define VIGIL_PLUGIN_H
