@@ -1067,6 +1067,58 @@ static int parse_item_full_policy(const char *v, void *field, const void *dflt, 
 	return 0;
 }
 
+static int parse_item_spool(const char *v, void *field, const void *dflt, size_t size,
+			    const char **reason)
+{
+	enum vigil_spool_mode *m = field;
+	bool b;
+
+	if (*v == '\0')
+		memcpy(field, dflt, size);
+	else if (streq(v, "auto"))
+		*m = VIGIL_SPOOL_AUTO;
+	else if (config_parse_bool(v, &b) >= 0)
+		*m = b ? VIGIL_SPOOL_ON : VIGIL_SPOOL_OFF;
+	else {
+		*reason = "expected auto or a boolean (yes/no)";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_item_spool_size(const char *v, void *field, const void *dflt, size_t size,
+				 const char **reason)
+{
+	uint64_t sz;
+
+	if (*v == '\0') {
+		memcpy(field, dflt, size);
+		return 0;
+	}
+	if (config_parse_size(v, &sz) < 0 || sz < (1ULL << 20) || sz > (1ULL << 50)) {
+		*reason = "must be a size between 1M and 1P";
+		return -EINVAL;
+	}
+	*(uint64_t *)field = sz;
+	return 0;
+}
+
+static int parse_item_spool_sync(const char *v, void *field, const void *dflt, size_t size,
+				 const char **reason)
+{
+	if (*v == '\0')
+		memcpy(field, dflt, size);
+	else if (streq(v, "none"))
+		*(bool *)field = false;
+	else if (streq(v, "batch"))
+		*(bool *)field = true;
+	else {
+		*reason = "expected none or batch";
+		return -EINVAL;
+	}
+	return 0;
+}
+
 #define MAIN_KEY(sec, k, parser, field)                                                            \
 	{                                                                                          \
 		sec, k, parser, offsetof(struct vigil_config, field),                              \
@@ -1098,6 +1150,10 @@ static const struct config_key output_keys[] = {
 	OUTPUT_KEY("BatchSize", parse_item_count, batch_size),
 	OUTPUT_KEY("RetryMaxSec", parse_item_retry_max, retry_max_usec),
 	OUTPUT_KEY("QueueFullPolicy", parse_item_full_policy, full_policy),
+	OUTPUT_KEY("FullPolicy", parse_item_full_policy, full_policy),
+	OUTPUT_KEY("Spool", parse_item_spool, spool),
+	OUTPUT_KEY("SpoolMaxSize", parse_item_spool_size, spool_max_size),
+	OUTPUT_KEY("SpoolSync", parse_item_spool_sync, spool_sync),
 };
 
 static const char *const main_sections[] = {"Daemon", "Sensor", "ProcessCache", NULL};
@@ -1118,6 +1174,7 @@ static const struct vigil_output_config output_defaults = {
 	.queue_size = 8192,
 	.batch_size = 512,
 	.retry_max_usec = 30 * USEC_PER_SEC,
+	.spool_max_size = 1ULL << 30,
 	.full_policy = VIGIL_FULL_DROP_OLDEST,
 };
 

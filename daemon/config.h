@@ -30,6 +30,15 @@ enum vigil_full_policy {
 	_VIGIL_FULL_POLICY_INVALID = -22,
 };
 
+/* [Output] Spool= */
+enum vigil_spool_mode {
+	VIGIL_SPOOL_AUTO = 0, /* on for remote sinks (the plugin's VIGIL_PLUGIN_F_SPOOL) */
+	VIGIL_SPOOL_OFF,
+	VIGIL_SPOOL_ON,
+	_VIGIL_SPOOL_MODE_MAX,
+	_VIGIL_SPOOL_MODE_INVALID = -22,
+};
+
 /* One outputs.d/NAME.conf (+ NAME.conf.d/ drop-ins). */
 struct vigil_output_config {
 	char *name;		 /* instance: basename without .conf */
@@ -39,10 +48,15 @@ struct vigil_output_config {
 	unsigned queue_size;	 /* [Output] QueueSize=, records, default 8192 */
 	unsigned batch_size;	 /* [Output] BatchSize=, records per emit(), default 512 */
 	uint64_t retry_max_usec; /* [Output] RetryMaxSec=, default 30s */
-	enum vigil_full_policy full_policy; /* [Output] QueueFullPolicy=drop-oldest|drop-newest */
-	char **events;	      /* [Output] Events= (list; NULL or empty = all), event keys */
-	char **filters;	      /* [Output] Filters= (list, in order) */
-	struct vigil_kv *kvs; /* every assignment of this instance, all sections, in order */
+	/* [Output] FullPolicy= (alias QueueFullPolicy=) drop-oldest|drop-newest: the queue and the
+	 * spool */
+	enum vigil_full_policy full_policy;
+	enum vigil_spool_mode spool; /* [Output] Spool=auto|yes|no */
+	uint64_t spool_max_size;     /* [Output] SpoolMaxSize=, bytes, default 1G */
+	bool spool_sync;	     /* [Output] SpoolSync=none|batch, default none */
+	char **events;		     /* [Output] Events= (list; NULL or empty = all), event keys */
+	char **filters;		     /* [Output] Filters= (list, in order) */
+	struct vigil_kv *kvs;	     /* every assignment of this instance, all sections, in order */
 	size_t n_kvs;
 };
 

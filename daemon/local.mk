@@ -15,6 +15,7 @@ daemon_libvigild_la_SOURCES = \
 	daemon/policy.h daemon/policy_parse.c \
 	daemon/policy_compile.c daemon/policy_compile.h daemon/tracefs.c \
 	daemon/policy_engine.c daemon/policy_engine.h \
+	daemon/spool.c daemon/spool.h \
 	bpf/events.h bpf/policy.h include/vigil/plugin.h
 nodist_daemon_libvigild_la_SOURCES = bpf/vigil.skel.h
 daemon_libvigild_la_CFLAGS = $(AM_CFLAGS) $(LIBBPF_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(MSGPACK_CFLAGS) \

@@ -32,15 +32,14 @@ enum loss_stage {
 	LOSS_KERNEL,
 	LOSS_DECODE,
 	LOSS_QUEUE,
+	LOSS_SPOOL,
 	LOSS_OUTPUT,
 	_LOSS_STAGE_MAX,
 };
 
 static const char *const loss_stage_name[_LOSS_STAGE_MAX] = {
-	[LOSS_KERNEL] = "kernel",
-	[LOSS_DECODE] = "decode",
-	[LOSS_QUEUE] = "queue",
-	[LOSS_OUTPUT] = "output",
+	[LOSS_KERNEL] = "kernel", [LOSS_DECODE] = "decode", [LOSS_QUEUE] = "queue",
+	[LOSS_SPOOL] = "spool",	  [LOSS_OUTPUT] = "output",
 };
 
 struct manager {
@@ -70,6 +69,7 @@ struct manager {
 	uint64_t loss_seen[_LOSS_STAGE_MAX];	 /* kernel/decode totals already reported */
 	uint64_t *queue_seen;			 /* per output: queue_dropped already reported */
 	uint64_t *output_seen; /* per output: drops after the queue already reported */
+	uint64_t *spool_seen;  /* per output: spool losses already reported */
 	size_t n_queue_seen;
 	uint64_t events_at_last_status;
 	uint64_t last_status_usec;
@@ -320,8 +320,10 @@ static void manager_report_losses(struct manager *m)
 
 		plugin_host_stats(m->host, i, &st);
 		manager_report_loss(m, LOSS_QUEUE, st.name, st.queue_dropped, &m->queue_seen[i]);
-		/* dropped counts queue overflows too; the rest was lost after the queue. */
-		manager_report_loss(m, LOSS_OUTPUT, st.name, st.dropped - st.queue_dropped,
+		manager_report_loss(m, LOSS_SPOOL, st.name, st.spool_dropped, &m->spool_seen[i]);
+		/* dropped counts queue and spool losses too; the rest was lost at the sink. */
+		manager_report_loss(m, LOSS_OUTPUT, st.name,
+				    st.dropped - st.queue_dropped - st.spool_dropped,
 				    &m->output_seen[i]);
 	}
 }
@@ -340,7 +342,7 @@ static void manager_update_clock(struct manager *m)
 
 static void manager_notify_status(struct manager *m)
 {
-	uint64_t now = now_usec(CLOCK_MONOTONIC), delivered = 0, retried = 0;
+	uint64_t now = now_usec(CLOCK_MONOTONIC), delivered = 0, retried = 0, spooled = 0;
 	size_t healthy = 0, n = plugin_host_n_outputs(m->host);
 	struct policy_engine_status ps;
 	double rate = 0;
@@ -354,6 +356,7 @@ static void manager_notify_status(struct manager *m)
 		delivered += st.delivered;
 		retried += st.retried;
 		healthy += !st.paused;
+		spooled += st.spool_records;
 	}
 	if (m->last_status_usec && now > m->last_status_usec)
 		rate = (double)(m->events_in - m->events_at_last_status) * USEC_PER_SEC /
@@ -364,11 +367,13 @@ static void manager_notify_status(struct manager *m)
 	(void)sd_notifyf(0,
 			 "STATUS=events=%" PRIu64 " (%.0f/s) delivered=%" PRIu64 " retried=%" PRIu64
 			 " drops(kernel)=%" PRIu64 " drops(decode)=%" PRIu64
-			 " drops(queue)=%" PRIu64 " outputs=%zu/%zu procs=%zu policies=%zu/%zu"
+			 " drops(queue)=%" PRIu64 " drops(spool)=%" PRIu64 " spooled=%" PRIu64
+			 " outputs=%zu/%zu procs=%zu policies=%zu/%zu"
 			 " enforced(kill)=%" PRIu64 " enforced(signal)=%" PRIu64
 			 " enforced(override)=%" PRIu64,
 			 m->events_in, rate, delivered, retried, m->loss_reported[LOSS_KERNEL],
-			 m->loss_reported[LOSS_DECODE], m->loss_reported[LOSS_QUEUE], healthy, n,
+			 m->loss_reported[LOSS_DECODE], m->loss_reported[LOSS_QUEUE],
+			 m->loss_reported[LOSS_SPOOL], spooled, healthy, n,
 			 proc_cache_size(m->procs), ps.n_policies, ps.n_policies + ps.n_failed,
 			 ps.actions[VIGIL_ACT_SIGKILL], ps.actions[VIGIL_ACT_SIGNAL],
 			 ps.actions[VIGIL_ACT_OVERRIDE]);
@@ -500,7 +505,8 @@ int manager_new(struct vigil_config *cfg, const struct manager_options *o, struc
 		log_warning("No output is enabled: events are collected but go nowhere.");
 	m->queue_seen = calloc(m->n_queue_seen + 1, sizeof(*m->queue_seen));
 	m->output_seen = calloc(m->n_queue_seen + 1, sizeof(*m->output_seen));
-	if (!m->queue_seen || !m->output_seen)
+	m->spool_seen = calloc(m->n_queue_seen + 1, sizeof(*m->spool_seen));
+	if (!m->queue_seen || !m->output_seen || !m->spool_seen)
 		return log_oom();
 
 	r = record_encoder_new(cfg->node_name, cfg->ancestors, &m->encoder);
@@ -654,6 +660,7 @@ struct manager *manager_free(struct manager *m)
 	config_free(m->cfg);
 	free(m->queue_seen);
 	free(m->output_seen);
+	free(m->spool_seen);
 	sd_event_unref(m->event);
 	free(m);
 	return NULL;

@@ -34,6 +34,7 @@
 
 #include "log.h"
 #include "plugin_host.h"
+#include "spool.h"
 #include "util/macro.h"
 
 #ifndef PLUGINDIR
@@ -61,6 +62,13 @@ struct blob {
 	uint32_t type;
 	uint32_t size;
 	uint64_t seq;
+	/*
+	 * Delivery order within one output: the host's enqueue counter (monotonic across all
+	 * outputs, so each output sees an increasing subsequence), or the spool offset for a
+	 * record read back from an output's spool. Retries are merged back by it, so order is
+	 * kept with several batches in flight.
+	 */
+	uint64_t ord;
 	uint8_t data[];
 };
 
@@ -90,6 +98,7 @@ struct filter_inst {
 struct hbatch {
 	struct hbatch *next;
 	uint64_t id;
+	uint64_t min_ord; /* ord of recs[0]: a batch's records are in ord order */
 	size_t n;
 	bool acked;
 	struct blob **recs;
@@ -125,6 +134,13 @@ struct output {
 	uint64_t retry_max_usec;
 	enum vigil_full_policy full_policy;
 
+	/* Disk spool (docs/delivery.md): NULL when off. Worker thread only once started. */
+	struct spool *spool;
+	char *spool_dir;
+	bool spool_unread; /* appended records not read back yet (or unknown: after open) */
+	uint64_t spool_max_size;
+	bool spool_sync;
+
 	pthread_t thread;
 	bool thread_started;
 	bool lock_initialized;
@@ -156,6 +172,8 @@ struct output {
 	atomic_uint_fast64_t delivered, retried, dropped, queue_dropped, filtered, filter_errors;
 	atomic_uint_fast64_t last_error_usec, paused_until, redo_count, lost_at_stop;
 	atomic_bool fatal_flag;
+	/* Spool statistics, mirrored by the worker after each spool operation. */
+	atomic_uint_fast64_t spool_bytes, spool_records, spool_lost, spool_corrupt;
 	/* plugin_host_stop() gave up joining the worker (stuck in a plugin call): nothing of
 	 * this output may be touched or freed any more. */
 	atomic_bool abandoned;
@@ -169,6 +187,7 @@ struct plugin_host {
 	struct output *outputs;
 	size_t n_outputs;
 	atomic_bool stopping;
+	uint64_t next_ord; /* main thread: enqueue counter, see struct blob */
 	bool started;
 	bool stopped;
 	bool hold_wakeups; /* main thread only: see plugin_host_hold_wakeups() */
@@ -227,8 +246,8 @@ static void blob_unref(struct blob *b)
 		free(b);
 }
 
-static struct blob *blob_new(uint32_t type, uint64_t seq, const uint8_t *data, size_t size,
-			     unsigned ref)
+static struct blob *blob_new(uint32_t type, uint64_t seq, uint64_t ord, const uint8_t *data,
+			     size_t size, unsigned ref)
 {
 	struct blob *b = malloc(sizeof(*b) + size);
 
@@ -238,6 +257,7 @@ static struct blob *blob_new(uint32_t type, uint64_t seq, const uint8_t *data, s
 	b->type = type;
 	b->size = (uint32_t)size;
 	b->seq = seq;
+	b->ord = ord;
 	if (size > 0)
 		memcpy(b->data, data, size);
 	return b;
@@ -828,6 +848,67 @@ static int output_load(struct plugin_host *h, struct output *o, const struct vig
 	return 0;
 }
 
+static uint32_t plugin_flags(const struct vigil_plugin *p)
+{
+	return p->struct_size >= offsetof(struct vigil_plugin, flags) + sizeof(p->flags) ? p->flags
+											 : 0;
+}
+
+/* Spool=auto|yes|no: open <state>/spool/<instance>/ and recover what a previous run left. */
+static int output_spool_open(struct plugin_host *h, struct output *o,
+			     const struct vigil_output_config *c)
+{
+	const struct vigil_kv *kv = kv_last(o, "Output", "Spool");
+	struct spool_stats st;
+	int r;
+
+	if (c->spool == VIGIL_SPOOL_OFF ||
+	    (c->spool == VIGIL_SPOOL_AUTO && !(plugin_flags(o->plugin) & VIGIL_PLUGIN_F_SPOOL)))
+		return 0;
+	if (!h->state_dir) {
+		if (c->spool == VIGIL_SPOOL_ON)
+			return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+					       "%s:%u: Output '%s': Spool=yes needs a state "
+					       "directory (StateDirectory= of the unit, or "
+					       "$STATE_DIRECTORY).",
+					       kv ? kv->file : strempty(c->path), kv ? kv->line : 0,
+					       o->name);
+		log_warning("Output '%s': no state directory, running without a disk spool: "
+			    "records not yet delivered are lost at a restart.",
+			    o->name);
+		return 0;
+	}
+	if (asprintf(&o->spool_dir, "%s/spool/%s", h->state_dir, o->name) < 0) {
+		o->spool_dir = NULL;
+		return log_oom();
+	}
+	r = spool_open(
+		&(struct spool_options){.dir = o->spool_dir,
+					.max_size = c->spool_max_size,
+					.sync = c->spool_sync ? SPOOL_SYNC_BATCH : SPOOL_SYNC_NONE,
+					.drop_newest = c->full_policy == VIGIL_FULL_DROP_NEWEST},
+		&o->spool);
+	if (r < 0)
+		return log_error_errno(r, "Output '%s': cannot open its spool %s: %m", o->name,
+				       o->spool_dir);
+	o->spool_unread = true;
+	spool_stats(o->spool, &st);
+	if (st.recovered > 0)
+		log_notice("Output '%s': %" PRIu64
+			   " records in the spool from an earlier run, delivering them first.",
+			   o->name, st.recovered);
+	if (st.corrupt > 0)
+		log_warning("Output '%s': spool %s: skipped %" PRIu64 " damaged places (%" PRIu64
+			    " bytes).",
+			    o->name, o->spool_dir, st.corrupt, st.corrupt_bytes);
+	/* The spool's own drop counters start at zero: nothing to carry over. */
+	atomic_store(&o->spool_lost, st.dropped + st.refused);
+	atomic_store(&o->spool_bytes, st.bytes);
+	atomic_store(&o->spool_records, st.records);
+	atomic_store(&o->spool_corrupt, st.corrupt);
+	return 0;
+}
+
 static int output_setup(struct plugin_host *h, struct output *o,
 			const struct vigil_output_config *c)
 {
@@ -871,6 +952,10 @@ static int output_setup(struct plugin_host *h, struct output *o,
 				r, "Output '%s': failed to create state directory %s: %m", o->name,
 				o->state_dir);
 	}
+
+	r = output_spool_open(h, o, c);
+	if (r < 0)
+		return r;
 
 	ctx_setup(&o->ctx, o, o->plugin, NULL, o->path);
 	for (size_t i = 0; i < o->n_filters; i++)
@@ -941,7 +1026,8 @@ static struct blob *output_filter(struct output *o, struct blob *b)
 			return NULL;
 		}
 		if (r == VIGIL_FILTER_REPLACE && o->fbuf.buf.size <= FILTER_OUT_MAX) {
-			nb = blob_new(b->type, b->seq, o->fbuf.buf.data, o->fbuf.buf.size, 1);
+			nb = blob_new(b->type, b->seq, b->ord, o->fbuf.buf.data, o->fbuf.buf.size,
+				      1);
 			if (nb) {
 				blob_unref(b);
 				b = nb;
@@ -966,8 +1052,14 @@ static struct blob *output_filter(struct output *o, struct blob *b)
 	return b;
 }
 
-static int redo_prepend(struct output *o, struct blob **l, size_t n)
+/*
+ * Merge @l (n records in ord order) into redo[] (kept in ord order), so records come back in
+ * their original order whichever of several in-flight batches failed first.
+ */
+static int redo_merge(struct output *o, struct blob **l, size_t n)
 {
+	size_t i, j, k;
+
 	if (n == 0)
 		return 0;
 	if (o->n_redo + n > o->redo_cap) {
@@ -979,8 +1071,13 @@ static int redo_prepend(struct output *o, struct blob **l, size_t n)
 		o->redo = a;
 		o->redo_cap = cap;
 	}
-	memmove(o->redo + n, o->redo, o->n_redo * sizeof(*o->redo));
-	memcpy(o->redo, l, n * sizeof(*l));
+	/* From the back; on equal ord the new records go after (cannot happen in practice). */
+	for (i = o->n_redo, j = n, k = o->n_redo + n; j > 0; k--) {
+		if (i > 0 && o->redo[i - 1]->ord > l[j - 1]->ord)
+			o->redo[k - 1] = o->redo[--i];
+		else
+			o->redo[k - 1] = l[--j];
+	}
 	o->n_redo += n;
 	atomic_store(&o->redo_count, o->n_redo);
 	return 0;
@@ -1004,7 +1101,7 @@ static void output_backoff(struct output *o)
 /* Keep records for a later attempt; if memory runs out they are dropped, counted. */
 static void output_keep(struct output *o, struct blob **l, size_t n)
 {
-	if (redo_prepend(o, l, n) < 0) {
+	if (redo_merge(o, l, n) < 0) {
 		atomic_fetch_add(&o->dropped, n);
 		for (size_t i = 0; i < n; i++)
 			blob_unref(l[i]);
@@ -1094,6 +1191,133 @@ static void pending_unlink(struct output *o, struct hbatch *b)
 		}
 }
 
+/* --- the spool (docs/delivery.md) --- */
+
+static void output_spool_stats(struct output *o)
+{
+	struct spool_stats st;
+	uint64_t lost, prev;
+
+	spool_stats(o->spool, &st);
+	atomic_store(&o->spool_bytes, st.bytes);
+	atomic_store(&o->spool_records, st.records);
+	atomic_store(&o->spool_corrupt, st.corrupt);
+	/* Unread records dropped at the cap, and appends refused (drop-newest, write errors). */
+	lost = st.dropped + st.refused;
+	prev = atomic_exchange(&o->spool_lost, lost);
+	if (lost > prev) {
+		atomic_fetch_add(&o->dropped, lost - prev);
+		log_ratelimited(LOG_WARNING,
+				"Output '%s': spool %s (%" PRIu64 " lost at the cap, %" PRIu64
+				" appends refused, %" PRIu64 " write errors so far).",
+				o->name,
+				st.refused > 0 && st.write_errors > 0 ? "cannot write"
+								      : "full (SpoolMaxSize=)",
+				st.dropped, st.refused, st.write_errors);
+	}
+}
+
+/*
+ * Move what the main thread queued into the spool, through Filters=, so it survives a sink
+ * outage, a restart and kill -9. Records go out from the spool afterwards.
+ */
+static void output_spool_drain(struct output *o)
+{
+	struct blob *l[256];
+	size_t n, total = 0;
+	int r;
+
+	do {
+		pthread_mutex_lock(&o->lock);
+		n = MIN(o->q_count, ELEMENTSOF(l));
+		for (size_t i = 0; i < n; i++) {
+			l[i] = o->q[o->q_head];
+			o->q_head = (o->q_head + 1) % o->queue_size;
+		}
+		o->q_count -= n;
+		pthread_mutex_unlock(&o->lock);
+
+		for (size_t i = 0; i < n; i++) {
+			struct blob *b = o->n_filters > 0 ? output_filter(o, l[i]) : l[i];
+
+			if (!b)
+				continue;
+			/* Failures are counted by the spool and picked up by output_spool_stats().
+			 */
+			if (spool_append(o->spool, b->type, b->seq, b->data, b->size, NULL) >= 0)
+				o->spool_unread = true;
+			blob_unref(b);
+		}
+		total += n;
+	} while (n == ELEMENTSOF(l));
+
+	if (total == 0)
+		return;
+	r = spool_commit(o->spool);
+	if (r < 0)
+		log_ratelimited(LOG_ERR, "Output '%s': failed to write to the spool in %s: %s",
+				o->name, o->spool_dir, strerror(-r));
+	output_spool_stats(o);
+}
+
+/*
+ * Confirm to the spool everything before the oldest record still owned by the worker: the
+ * read cursor, the oldest record waiting for a retry, the oldest record in flight.
+ */
+static void output_spool_ack(struct output *o, bool force)
+{
+	uint64_t low = spool_read_offset(o->spool);
+
+	if (o->n_redo > 0)
+		low = MIN(low, o->redo[0]->ord);
+	pthread_mutex_lock(&o->lock);
+	for (struct hbatch *b = o->pending; b; b = b->next)
+		if (b->n > 0)
+			low = MIN(low, b->min_ord);
+	pthread_mutex_unlock(&o->lock);
+	(void)spool_ack(o->spool, low, force);
+	output_spool_stats(o);
+}
+
+/* Fill @b from the spool's read cursor, after what redo[] gave. Returns the new count. */
+static size_t output_spool_fill(struct output *o, struct hbatch *b, size_t n)
+{
+	while (n < o->batch_size) {
+		struct spool_rec rec;
+		struct blob *nb;
+		int r = spool_read(o->spool, &rec);
+
+		if (r == 0) {
+			o->spool_unread = false;
+			break;
+		}
+		if (r < 0) {
+			log_ratelimited(LOG_ERR, "Output '%s': failed to read the spool in %s: %s",
+					o->name, o->spool_dir, strerror(-r));
+			output_backoff(o);
+			break;
+		}
+		nb = blob_new(rec.type, rec.seq, rec.offset, rec.data, rec.size, 1);
+		if (!nb) {
+			(void)spool_rewind(o->spool, rec.offset);
+			break;
+		}
+		b->recs[n++] = nb;
+	}
+	return n;
+}
+
+/*
+ * What the worker could emit. With a spool, nothing new goes out once stopping: what is not
+ * confirmed stays in the spool for the next start. Lock held.
+ */
+static bool output_backlog(const struct output *o)
+{
+	if (o->spool)
+		return !o->stopping && (o->n_redo > 0 || o->spool_unread);
+	return o->q_count > 0 || o->n_redo > 0;
+}
+
 /* Build one batch (redo first, then the queue, through Filters=) and emit() it. */
 static void output_emit_batch(struct output *o)
 {
@@ -1126,7 +1350,9 @@ static void output_emit_batch(struct output *o)
 	}
 	n = from_redo;
 
-	if (n < o->batch_size) {
+	if (o->spool) {
+		n = output_spool_fill(o, b, n);
+	} else if (n < o->batch_size) {
 		size_t take, first = n;
 
 		pthread_mutex_lock(&o->lock);
@@ -1157,6 +1383,7 @@ static void output_emit_batch(struct output *o)
 	}
 
 	b->n = n;
+	b->min_ord = b->recs[0]->ord;
 	b->id = ++o->next_batch_id;
 	for (size_t i = 0; i < n; i++) {
 		b->view[i] = (struct vigil_record){b->recs[i]->data, b->recs[i]->size,
@@ -1291,6 +1518,13 @@ static void output_shutdown(struct output *o, bool flush)
 		output_collect_acks(o);
 	}
 
+	if (o->spool) {
+		/* Nothing is lost: the queue goes to the spool, and what waits for a retry or an
+		 * acknowledgement is in the spool already, after the confirmed offset. */
+		output_spool_drain(o);
+		output_spool_ack(o, true);
+	}
+
 	pthread_mutex_lock(&o->lock);
 	for (; o->q_count > 0; o->q_count--) {
 		blob_unref(o->q[o->q_head]);
@@ -1304,17 +1538,29 @@ static void output_shutdown(struct output *o, bool flush)
 
 	for (size_t i = 0; i < o->n_redo; i++)
 		blob_unref(o->redo[i]);
-	lost += o->n_redo;
+	if (!o->spool)
+		lost += o->n_redo;
 	o->n_redo = 0;
 	atomic_store(&o->redo_count, 0);
 	while (pending) {
 		struct hbatch *b = pending;
 
 		pending = b->next;
-		lost += b->n;
+		if (!o->spool)
+			lost += b->n;
 		hbatch_free(b);
 	}
 	o->n_in_flight = 0;
+	if (o->spool) {
+		struct spool_stats st;
+
+		spool_stats(o->spool, &st);
+		if (st.records > 0 && o->initialized)
+			log_info("Output '%s': %" PRIu64
+				 " records stay in the spool for the next start (%s).",
+				 o->name, st.records, o->spool_dir);
+		o->spool = spool_close(o->spool);
+	}
 
 	if (lost > 0) {
 		atomic_fetch_add(&o->dropped, lost);
@@ -1350,9 +1596,12 @@ static void *output_worker(void *userdata)
 			uint64_t until = UINT64_MAX;
 
 			now = now_usec();
-			have = o->q_count > 0 || o->n_redo > 0;
+			have = output_backlog(o);
 			can_emit = have && o->n_in_flight < o->max_in_flight;
 			if (o->n_acked > 0 || o->reopen_requested)
+				break;
+			/* Queued records go to the spool at once, whatever the sink does. */
+			if (o->spool && o->q_count > 0)
 				break;
 			if (o->stopping && (now >= o->deadline || !have) &&
 			    (o->n_in_flight == 0 || !o->stop_flushed || now >= o->deadline))
@@ -1363,9 +1612,10 @@ static void *output_worker(void *userdata)
 				until = o->next_attempt;
 			if (o->stopping)
 				until = MIN(until, o->deadline);
-			/* Only an idle worker wants a wake-up per enqueued record. */
-			o->waiting = !have && o->n_in_flight < o->max_in_flight &&
-				     now >= o->next_attempt;
+			/* Only an idle worker wants a wake-up per enqueued record; one that spools
+			 * always does (the main thread batches wake-ups per ring-buffer drain). */
+			o->waiting = o->spool || (!have && o->n_in_flight < o->max_in_flight &&
+						  now >= o->next_attempt);
 			if (until == UINT64_MAX) {
 				pthread_cond_wait(&o->cond, &o->lock);
 			} else {
@@ -1392,9 +1642,12 @@ static void *output_worker(void *userdata)
 					    (int)st);
 		}
 
+		if (o->spool)
+			output_spool_drain(o);
+
 		now = now_usec();
 		pthread_mutex_lock(&o->lock);
-		have = o->q_count > 0 || o->n_redo > 0;
+		have = output_backlog(o);
 		pthread_mutex_unlock(&o->lock);
 		if (stopping) {
 			if (now >= deadline)
@@ -1412,6 +1665,8 @@ static void *output_worker(void *userdata)
 		}
 		if (have && o->n_in_flight < o->max_in_flight && now >= o->next_attempt)
 			output_emit_batch(o);
+		if (o->spool)
+			output_spool_ack(o, false);
 	}
 	output_shutdown(o, true);
 	return NULL;
@@ -1431,6 +1686,8 @@ static void output_free(struct output *o)
 		pthread_mutex_destroy(&o->lock);
 		pthread_cond_destroy(&o->cond);
 	}
+	o->spool = spool_close(o->spool);
+	free(o->spool_dir);
 	free(o->q);
 	free(o->redo);
 	free(o->fbuf.buf.data);
@@ -1679,7 +1936,7 @@ int plugin_host_enqueue(struct plugin_host *h, uint32_t type, uint64_t seq, cons
 		n += output_wants(&h->outputs[i], type);
 	if (n == 0)
 		return 0;
-	b = blob_new(type, seq, data, size, n);
+	b = blob_new(type, seq, h->next_ord++, data, size, n);
 	if (!b)
 		return -ENOMEM;
 	for (size_t i = 0; i < h->n_outputs; i++)
@@ -1733,13 +1990,14 @@ size_t plugin_host_n_outputs(struct plugin_host *h)
 void plugin_host_stats(struct plugin_host *h, size_t i, struct output_stats *ret)
 {
 	struct output *o;
-	uint64_t queued = 0;
+	uint64_t queued = 0, q_count;
 
 	*ret = (struct output_stats){};
 	if (!h || i >= h->n_outputs)
 		return;
 	o = &h->outputs[i];
 	pthread_mutex_lock(&o->lock);
+	q_count = o->q_count;
 	queued = o->q_count;
 	for (struct hbatch *b = o->pending; b; b = b->next)
 		queued += b->n;
@@ -1757,7 +2015,14 @@ void plugin_host_stats(struct plugin_host *h, size_t i, struct output_stats *ret
 		.stop_dropped = atomic_load(&o->lost_at_stop),
 		.abandoned = atomic_load(&o->abandoned),
 		/* An abandoned worker's records are already counted in dropped. */
-		.in_queue = atomic_load(&o->abandoned) ? 0 : queued + atomic_load(&o->redo_count),
+		.in_queue = atomic_load(&o->abandoned) ? 0
+			    : o->spool_dir	       ? q_count + atomic_load(&o->spool_records)
+						       : queued + atomic_load(&o->redo_count),
+		.spool = o->spool_dir != NULL,
+		.spool_dropped = atomic_load(&o->spool_lost),
+		.spool_bytes = atomic_load(&o->spool_bytes),
+		.spool_records = atomic_load(&o->spool_records),
+		.spool_corrupt = atomic_load(&o->spool_corrupt),
 		.paused = atomic_load(&o->fatal_flag) || atomic_load(&o->paused_until) > now_usec(),
 		.last_error_usec = atomic_load(&o->last_error_usec),
 	};
@@ -1785,11 +2050,14 @@ static int output_join(struct output *o, uint64_t deadline)
 	pthread_mutex_lock(&o->lock);
 	atomic_store(&o->abandoned, true);
 	lost = o->q_count;
-	for (struct hbatch *b = o->pending; b; b = b->next)
+	/* With a spool, what is in flight or waits for a retry is on disk: replayed at the next
+	 * start (the stuck worker keeps the spool; its ack file is merely older). */
+	for (struct hbatch *b = o->pending; b && !o->spool; b = b->next)
 		lost += b->n;
 	pthread_mutex_unlock(&o->lock);
 	/* The worker is blocked in a plugin call, so redo[] does not change under us. */
-	lost += atomic_load(&o->redo_count);
+	if (!o->spool)
+		lost += atomic_load(&o->redo_count);
 	atomic_fetch_add(&o->dropped, lost);
 	atomic_store(&o->lost_at_stop, lost);
 	log_error("Output '%s' is stuck in a plugin call, abandoning it; %" PRIu64

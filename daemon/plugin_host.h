@@ -47,7 +47,12 @@ struct output_stats {
 	uint64_t filter_errors;	  /* of dropped: filter() failures (the record is dropped) */
 	uint64_t stop_dropped;	  /* of dropped: left at the stop deadline or abandoned */
 	uint64_t filtered;	  /* records a filter chose to drop (not a loss, not in dropped) */
-	uint64_t in_queue;	  /* queued + waiting for retry + in flight */
+	uint64_t in_queue;	  /* queued + waiting for retry + in flight (+ in the spool) */
+	bool spool;		  /* the instance has a disk spool */
+	uint64_t spool_dropped;	  /* of dropped: lost at the spool (cap, refused, write errors) */
+	uint64_t spool_bytes;	  /* size of the spool's files */
+	uint64_t spool_records;	  /* records in the spool not yet confirmed by the sink */
+	uint64_t spool_corrupt;	  /* damaged places skipped in the spool */
 	bool paused;		  /* FATAL or backing off */
 	bool abandoned;		  /* its worker was stuck at stop and left running */
 	uint64_t last_error_usec; /* CLOCK_REALTIME of the last RETRY/FATAL/REDO, 0 = never */

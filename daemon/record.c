@@ -739,7 +739,9 @@ static const char *loss_reason(const char *stage)
 	if (streq(stage, "queue"))
 		return "output queue full";
 	if (streq(stage, "spool"))
-		return "spool full";
+		return "spool full or not writable";
+	if (streq(stage, "output"))
+		return "rejected by the sink or not delivered";
 	return "";
 }
 

@@ -469,6 +469,17 @@ TEST(bad_output_values)
 			  "k.conf:3: Invalid value 'block' for QueueFullPolicy=");
 	expect_bad_output("k", "[Output]\nPlugin=file\nRetryMaxSec=soon\n",
 			  "Invalid value 'soon' for RetryMaxSec=");
+	expect_bad_output("k", "[Output]\nPlugin=file\nFullPolicy=block\n",
+			  "k.conf:3: Invalid value 'block' for FullPolicy=");
+	expect_bad_output("k", "[Output]\nPlugin=file\nSpool=maybe\n",
+			  "k.conf:3: Invalid value 'maybe' for Spool=: expected auto or a boolean");
+	expect_bad_output(
+		"k", "[Output]\nPlugin=file\nSpoolMaxSize=100K\n",
+		"k.conf:3: Invalid value '100K' for SpoolMaxSize=: must be a size between "
+		"1M and 1P");
+	expect_bad_output(
+		"k", "[Output]\nPlugin=file\nSpoolSync=always\n",
+		"k.conf:3: Invalid value 'always' for SpoolSync=: expected none or batch");
 	expect_bad_output("k", "[Output]\nPlugin=file\nEvents=process_exec process_exce\n",
 			  "k.conf:3: Invalid value 'process_exce' for Events=: unknown event type");
 	expect_bad_output("k", "[Output]\nPlugin=file\nEvents=process_exce\n",
@@ -531,7 +542,7 @@ TEST(outputs_instances_and_dropins)
 	write_file("run/vigil/outputs.d/kafka-main.conf.d/10-x.conf", "[Output]\nQueueSize=30\n");
 	write_file("usr/lib/vigil/outputs.d/a.file_1.conf",
 		   "[Output]\nPlugin=file\nEnabled=no\nRetryMaxSec=2min\n"
-		   "QueueFullPolicy=drop-newest\n");
+		   "QueueFullPolicy=drop-newest\nSpool=yes\nSpoolMaxSize=2G\nSpoolSync=batch\n");
 	write_file("usr/lib/vigil/outputs.d/journal.conf", "[Output]\nPlugin=journald\n");
 	mask("etc/vigil/outputs.d/journal.conf");
 	write_file("usr/lib/vigil/outputs.d/notconf.txt", "garbage");
@@ -544,6 +555,9 @@ TEST(outputs_instances_and_dropins)
 	ASSERT_FALSE(c->outputs[0].enabled);
 	ASSERT_EQ(c->outputs[0].retry_max_usec, 120 * USEC_PER_SEC);
 	ASSERT_EQ(c->outputs[0].full_policy, VIGIL_FULL_DROP_NEWEST);
+	ASSERT_EQ(c->outputs[0].spool, VIGIL_SPOOL_ON);
+	ASSERT_EQ(c->outputs[0].spool_max_size, 2ULL << 30);
+	ASSERT_TRUE(c->outputs[0].spool_sync);
 	ASSERT_EQ(c->outputs[0].queue_size, 8192);
 	ASSERT_EQ(c->outputs[0].batch_size, 512);
 	ASSERT_NULL(c->outputs[0].events);
@@ -556,6 +570,9 @@ TEST(outputs_instances_and_dropins)
 	ASSERT_EQ(c->outputs[1].queue_size, 30);
 	ASSERT_EQ(c->outputs[1].batch_size, 7);
 	ASSERT_EQ(c->outputs[1].full_policy, VIGIL_FULL_DROP_OLDEST);
+	ASSERT_EQ(c->outputs[1].spool, VIGIL_SPOOL_AUTO);
+	ASSERT_EQ(c->outputs[1].spool_max_size, 1ULL << 30);
+	ASSERT_FALSE(c->outputs[1].spool_sync);
 	kv = config_output_get(&c->outputs[1], "Kafka", "Brokers");
 	ASSERT_NOT_NULL(kv);
 	/* usr/lib's 10-x.conf was shadowed by run's, so its Brokers= never applied. */

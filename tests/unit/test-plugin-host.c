@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <vigil/plugin.h>
@@ -142,6 +144,7 @@ static void ocfg_init(struct ocfg *o, const char *name, const char *plugin)
 	o->c.batch_size = 8;
 	o->c.retry_max_usec = 20 * MSEC;
 	o->c.full_policy = VIGIL_FULL_DROP_OLDEST;
+	o->c.spool_max_size = 1ULL << 30;
 	o->c.kvs = o->kvs;
 }
 
@@ -186,6 +189,18 @@ static int host_new_dir(const char *dir, bool check_owner, struct ocfg *o, size_
 	new_state();
 	opts.state_dir = state;
 	return plugin_host_new(&opts, cs, n, ret);
+}
+
+/* A host on the current state directory (a restart of the previous one). */
+static int host_restart(struct ocfg *o, struct plugin_host **ret)
+{
+	struct plugin_host_options opts = {
+		.plugin_dir = plugdir,
+		.state_dir = state,
+		.node_name = "test-node",
+	};
+
+	return plugin_host_new(&opts, &o->c, 1, ret);
 }
 
 static int host_new(struct ocfg *o, size_t n, struct plugin_host **ret)
@@ -982,6 +997,240 @@ TEST(reopen_reaches_plugin)
 	ASSERT_EQ(count_lines(calls, "reopen"), 1);
 	free(calls);
 	plugin_host_free(h);
+}
+
+/* --- the disk spool (docs/delivery.md) --- */
+
+static void touch_state(const char *instance, const char *name)
+{
+	char p[PATH_MAX];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/output/%s/%s", state, instance, name);
+	fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+}
+
+TEST(spool_keeps_records_through_an_outage_in_order)
+{
+	struct plugin_host *h = NULL;
+	struct output_stats st;
+	struct ocfg o;
+	char p[PATH_MAX], *got, *want;
+	struct stat sb;
+
+	ocfg_init(&o, "sp1", "record");
+	o.c.spool = VIGIL_SPOOL_ON;
+	o.c.queue_size = 1024;
+	ocfg_kv(&o, "Record", "Mode", "fatal");
+	ASSERT_OK(host_new(&o, 1, &h));
+	ASSERT_OK(plugin_host_start(h));
+	enqueue_n(h, 1, 300);
+	/* The sink is down: everything goes to the spool, nothing is lost. */
+	WAIT_FOR(stats(h, 0).spool_records == 300);
+	st = stats(h, 0);
+	ASSERT_TRUE(st.spool);
+	ASSERT_EQ(st.spool_records, 300);
+	ASSERT_TRUE(st.spool_bytes > 300 * 2);
+	ASSERT_EQ(st.delivered, 0);
+	ASSERT_EQ(st.dropped, 0);
+	ASSERT_EQ(st.in_queue, 300);
+	snprintf(p, sizeof(p), "%s/spool/sp1", state);
+	ASSERT_OK(stat(p, &sb));
+	ASSERT_TRUE(S_ISDIR(sb.st_mode));
+
+	touch_state("sp1", "healthy");
+	WAIT_FOR(stats(h, 0).delivered == 300 && stats(h, 0).spool_records == 0);
+	st = stats(h, 0);
+	ASSERT_EQ(st.delivered, 300);
+	ASSERT_EQ(st.dropped, 0);
+	ASSERT_EQ(st.spool_records, 0);
+	ASSERT_OK(plugin_host_stop(h, 10 * 1000 * MSEC));
+	got = out_file("sp1", "delivered");
+	want = expect_seq(1, 300);
+	ASSERT_STREQ(got, want);
+	free(got);
+	free(want);
+	plugin_host_free(h);
+}
+
+TEST(spool_replays_after_restart)
+{
+	struct plugin_host *h = NULL;
+	struct output_stats st;
+	struct ocfg o;
+	char *got, *want, *log;
+
+	ocfg_init(&o, "sp2", "record");
+	o.c.spool = VIGIL_SPOOL_ON;
+	o.c.queue_size = 1024;
+	ocfg_kv(&o, "Record", "Mode", "fatal");
+	ASSERT_OK(host_new(&o, 1, &h));
+	ASSERT_OK(plugin_host_start(h));
+	enqueue_n(h, 1, 100);
+	WAIT_FOR(stats(h, 0).spool_records == 100);
+	/* A stop with the sink down loses nothing: the records stay in the spool. */
+	ASSERT_OK(plugin_host_stop(h, 50 * MSEC));
+	st = stats(h, 0);
+	ASSERT_EQ(st.dropped, 0);
+	ASSERT_EQ(st.stop_dropped, 0);
+	plugin_host_free(h);
+
+	ocfg_init(&o, "sp2", "record");
+	o.c.spool = VIGIL_SPOOL_ON;
+	capture_begin();
+	ASSERT_OK(host_restart(&o, &h));
+	log = capture_end();
+	ASSERT_CONTAINS(log, "Output 'sp2': 100 records in the spool from an earlier run");
+	free(log);
+	ASSERT_OK(plugin_host_start(h));
+	enqueue_n(h, 101, 110); /* new records go after the replayed ones */
+	WAIT_FOR(stats(h, 0).delivered == 110);
+	ASSERT_OK(plugin_host_stop(h, 10 * 1000 * MSEC));
+	st = stats(h, 0);
+	ASSERT_EQ(st.delivered, 110);
+	ASSERT_EQ(st.spool_records, 0);
+	got = out_file("sp2", "delivered");
+	want = expect_seq(1, 110);
+	ASSERT_STREQ(got, want);
+	free(got);
+	free(want);
+	plugin_host_free(h);
+
+	/* Confirmed records are not replayed a second time. */
+	ocfg_init(&o, "sp2", "record");
+	o.c.spool = VIGIL_SPOOL_ON;
+	ASSERT_OK(host_restart(&o, &h));
+	ASSERT_OK(plugin_host_start(h));
+	ASSERT_OK(plugin_host_stop(h, 10 * 1000 * MSEC));
+	ASSERT_EQ(stats(h, 0).delivered, 0);
+	plugin_host_free(h);
+}
+
+TEST(spool_survives_kill_9)
+{
+	struct plugin_host *h = NULL;
+	struct ocfg o;
+	char *got, *want;
+	int status;
+	pid_t pid;
+
+	new_state();
+	pid = fork();
+	ASSERT_TRUE(pid >= 0);
+	if (pid == 0) {
+		ocfg_init(&o, "sp3", "record");
+		o.c.spool = VIGIL_SPOOL_ON;
+		o.c.queue_size = 1024;
+		ocfg_kv(&o, "Record", "Mode", "fatal");
+		if (host_restart(&o, &h) < 0 || plugin_host_start(h) < 0)
+			_exit(1);
+		enqueue_n(h, 1, 200);
+		WAIT_FOR(stats(h, 0).spool_records == 200);
+		if (stats(h, 0).spool_records != 200)
+			_exit(2);
+		kill(getpid(), SIGKILL);
+		_exit(3);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+	ocfg_init(&o, "sp3", "record");
+	o.c.spool = VIGIL_SPOOL_ON;
+	ASSERT_OK(host_restart(&o, &h));
+	ASSERT_OK(plugin_host_start(h));
+	WAIT_FOR(stats(h, 0).delivered == 200);
+	ASSERT_OK(plugin_host_stop(h, 10 * 1000 * MSEC));
+	got = out_file("sp3", "delivered");
+	want = expect_seq(1, 200);
+	ASSERT_STREQ(got, want);
+	free(got);
+	free(want);
+	plugin_host_free(h);
+}
+
+TEST(spool_cap_drops_oldest_counted)
+{
+	struct plugin_host *h = NULL;
+	struct output_stats st;
+	struct ocfg o;
+	char *got, rec[8200];
+	unsigned last = 0, prev = 0, n = 0;
+	bool ordered = true;
+
+	ocfg_init(&o, "sp4", "record");
+	o.c.spool = VIGIL_SPOOL_ON;
+	o.c.spool_max_size = 1ULL << 20;
+	o.c.queue_size = 4096;
+	ocfg_kv(&o, "Record", "Mode", "fatal");
+	ASSERT_OK(host_new(&o, 1, &h));
+	ASSERT_OK(plugin_host_start(h));
+	/* 400 records of 8 KiB: over three times the 1 MiB cap. */
+	memset(rec, 'x', sizeof(rec) - 1);
+	rec[sizeof(rec) - 1] = '\0';
+	for (unsigned i = 1; i <= 400; i++) {
+		int k = snprintf(rec, 16, "r%u", i);
+
+		rec[k] = ' ';
+		enqueue_str(h, VIGIL_RECORD_PROCESS_EXEC, i, rec);
+		if (i % 32 == 0)
+			WAIT_FOR(stats(h, 0).in_queue - stats(h, 0).spool_records == 0);
+	}
+	/* Queue drained into the spool (records held for a retry are neither). */
+	WAIT_FOR(stats(h, 0).in_queue == stats(h, 0).spool_records);
+	st = stats(h, 0);
+	ASSERT_TRUE(st.spool_bytes <= (1ULL << 20) + sizeof(rec) + 64);
+
+	touch_state("sp4", "healthy");
+	WAIT_FOR(stats(h, 0).delivered + stats(h, 0).dropped == 400);
+	ASSERT_OK(plugin_host_stop(h, 10 * 1000 * MSEC));
+	st = stats(h, 0);
+	ASSERT_EQ(st.delivered + st.dropped, 400);
+	ASSERT_EQ(st.queue_dropped, 0);
+	ASSERT_TRUE(st.spool_dropped > 0);
+	ASSERT_EQ(st.dropped, st.spool_dropped);
+	/* The newest records survived, in order. */
+	got = out_file("sp4", "delivered");
+	for (char *l = got; l && *l; n++) {
+		last = (unsigned)strtoul(l, NULL, 10);
+		ordered = ordered && last > prev;
+		prev = last;
+		l = strchr(l, '\n');
+		l = l ? l + 1 : NULL;
+	}
+	ASSERT_EQ(n, st.delivered);
+	ASSERT_EQ(last, 400);
+	ASSERT_TRUE(ordered);
+	free(got);
+	plugin_host_free(h);
+}
+
+TEST(spool_auto_follows_the_plugin_and_needs_a_state_dir)
+{
+	struct plugin_host_options opts = {.plugin_dir = NULL, .node_name = "n"};
+	struct plugin_host *h = NULL;
+	struct ocfg o;
+	char *log;
+	int r;
+
+	/* Spool=auto (the default) with a local sink: no spool. */
+	ocfg_init(&o, "sp5", "record");
+	ASSERT_OK(host_new(&o, 1, &h));
+	ASSERT_FALSE(stats(h, 0).spool);
+	plugin_host_free(h);
+
+	/* Spool=yes without a state directory: refused, naming the file and line. */
+	ocfg_init(&o, "sp6", "record");
+	o.c.spool = VIGIL_SPOOL_ON;
+	ocfg_kv(&o, "Output", "Spool", "yes");
+	opts.plugin_dir = plugdir;
+	capture_begin();
+	r = plugin_host_new(&opts, &o.c, 1, &h);
+	log = capture_end();
+	ASSERT_ERRNO(r, EINVAL);
+	ASSERT_CONTAINS(log, "test.conf:2: Output 'sp6': Spool=yes needs a state directory");
+	free(log);
 }
 
 static int setup(void)
