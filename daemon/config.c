@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -1030,6 +1031,79 @@ static int parse_item_node_name(const char *v, void *field, const void *dflt, si
 	return 0;
 }
 
+/* "IPv4:port" or "[IPv6]:port", port 1-65535; or no/off/false to disable. */
+static int parse_item_metrics_listen(const char *v, void *field, const void *dflt, size_t size,
+				     const char **reason)
+{
+	char **s = field, host[INET6_ADDRSTRLEN + 2], *t;
+	const char *colon, *p;
+	unsigned char addr[sizeof(struct in6_addr)];
+	uint64_t port;
+	bool b;
+
+	if (*v == '\0') {
+		t = NULL;
+	} else if (config_parse_bool(v, &b) >= 0 && !b) {
+		t = strdup("");
+		if (!t)
+			return -ENOMEM;
+	} else {
+		colon = strrchr(v, ':');
+		*reason = "expected IPv4:PORT, [IPv6]:PORT or no";
+		if (!colon || (size_t)(colon - v) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, v, (size_t)(colon - v));
+		host[colon - v] = '\0';
+		p = colon + 1;
+		if (parse_digits(&p, &port) < 0 || *p != '\0' || port < 1 || port > 65535) {
+			*reason = "the port must be between 1 and 65535";
+			return -EINVAL;
+		}
+		if (host[0] == '[') {
+			size_t n = strlen(host);
+
+			if (n < 3 || host[n - 1] != ']')
+				return -EINVAL;
+			host[n - 1] = '\0';
+			if (inet_pton(AF_INET6, host + 1, addr) != 1)
+				return -EINVAL;
+		} else if (inet_pton(AF_INET, host, addr) != 1) {
+			return -EINVAL;
+		}
+		t = strdup(v);
+		if (!t)
+			return -ENOMEM;
+	}
+	free(*s);
+	*s = t;
+	return 0;
+}
+
+/* A group name (as useradd accepts it) or a number; resolved when the socket is created. */
+static int parse_item_group(const char *v, void *field, const void *dflt, size_t size,
+			    const char **reason)
+{
+	char **s = field, *t = NULL;
+
+	if (*v != '\0') {
+		if (strlen(v) > 32 || !(isalnum((unsigned char)v[0]) || v[0] == '_')) {
+			*reason = "expected a group name or number";
+			return -EINVAL;
+		}
+		for (const char *p = v; *p; p++)
+			if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.') {
+				*reason = "expected a group name or number";
+				return -EINVAL;
+			}
+		t = strdup(v);
+		if (!t)
+			return -ENOMEM;
+	}
+	free(*s);
+	*s = t;
+	return 0;
+}
+
 static int parse_item_plugin(const char *v, void *field, const void *dflt, size_t size,
 			     const char **reason)
 {
@@ -1133,6 +1207,8 @@ static int parse_item_spool_sync(const char *v, void *field, const void *dflt, s
 static const struct config_key main_keys[] = {
 	MAIN_KEY("Daemon", "NodeName", parse_item_node_name, node_name),
 	MAIN_KEY("Daemon", "StatusIntervalSec", parse_item_status_interval, status_interval_usec),
+	MAIN_KEY("Daemon", "MetricsListen", parse_item_metrics_listen, metrics_listen),
+	MAIN_KEY("Daemon", "SocketGroup", parse_item_group, socket_group),
 	MAIN_KEY("Sensor", "RingBufferSize", parse_item_ringbuf, ringbuf_size),
 	MAIN_KEY("Sensor", "ArgvMaxBytes", parse_item_argv_max, argv_max),
 	MAIN_KEY("Sensor", "CloneEvents", parse_item_bool, clone_events),
@@ -1449,6 +1525,8 @@ struct vigil_config *config_free(struct vigil_config *c)
 	if (!c)
 		return NULL;
 	free(c->node_name);
+	free(c->metrics_listen);
+	free(c->socket_group);
 	for (size_t i = 0; i < c->n_outputs; i++)
 		output_done(&c->outputs[i]);
 	free(c->outputs);

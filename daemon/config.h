@@ -39,6 +39,8 @@ enum vigil_spool_mode {
 	_VIGIL_SPOOL_MODE_INVALID = -22,
 };
 
+#define VIGIL_METRICS_LISTEN_DEFAULT "127.0.0.1:9847"
+
 /* One outputs.d/NAME.conf (+ NAME.conf.d/ drop-ins). */
 struct vigil_output_config {
 	char *name;		 /* instance: basename without .conf */
@@ -64,6 +66,10 @@ struct vigil_config {
 	/* [Daemon] */
 	char *node_name;	       /* NodeName=, default: hostname */
 	uint64_t status_interval_usec; /* StatusIntervalSec=, default 10s */
+	/* MetricsListen=: NULL = the default VIGIL_METRICS_LISTEN_DEFAULT, "" = disabled ("no"),
+	 * else a validated "IPv4:port" or "[IPv6]:port". */
+	char *metrics_listen;
+	char *socket_group; /* SocketGroup=: group name or number allowed on the control socket */
 	/* [Sensor] */
 	uint32_t
 		ringbuf_size; /* RingBufferSize= bytes (K/M/G suffixes), power of two, default 4M */

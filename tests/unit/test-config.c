@@ -273,6 +273,7 @@ TEST(all_known_keys)
 	write_file("etc/vigil/vigild.conf",
 		   "# comment\n; another\n\n"
 		   "[Daemon]\n  NodeName = node-7  \nStatusIntervalSec=1min 30s\n"
+		   "MetricsListen=[::1]:9100\nSocketGroup=vigil-readers\n"
 		   "[Sensor]\nRingBufferSize=1G\nArgvMaxBytes=32K\n"
 		   "CloneEvents=on\n"
 		   "[ProcessCache]\nMaxEntries=10\nExitGraceSec=250ms\n"
@@ -280,6 +281,8 @@ TEST(all_known_keys)
 	ASSERT_OK(load(&c, &log));
 	ASSERT_STREQ(c->node_name, "node-7");
 	ASSERT_EQ(c->status_interval_usec, 90 * USEC_PER_SEC);
+	ASSERT_STREQ(c->metrics_listen, "[::1]:9100");
+	ASSERT_STREQ(c->socket_group, "vigil-readers");
 	ASSERT_EQ(c->ringbuf_size, 1 << 30);
 	ASSERT_EQ(c->argv_max, 32768);
 	ASSERT_TRUE(c->clone_events);
@@ -431,6 +434,15 @@ TEST(bad_values_fail_with_file_line)
 	expect_bad_main("[ProcessCache]\nExitGraceSec=5 parsecs\n",
 			"Invalid value '5 parsecs' for ExitGraceSec=");
 	expect_bad_main("[Daemon]\nNodeName=a b\n", "Invalid value 'a b' for NodeName=");
+	expect_bad_main(
+		"[Daemon]\nMetricsListen=localhost:9847\n",
+		"vigild.conf:2: Invalid value 'localhost:9847' for MetricsListen=: expected "
+		"IPv4:PORT, [IPv6]:PORT or no");
+	expect_bad_main("[Daemon]\nMetricsListen=127.0.0.1:70000\n",
+			"Invalid value '127.0.0.1:70000' for MetricsListen=: the port must be");
+	expect_bad_main("[Daemon]\nMetricsListen=::1:80\n",
+			"Invalid value '::1:80' for MetricsListen=");
+	expect_bad_main("[Daemon]\nSocketGroup=a b\n", "Invalid value 'a b' for SocketGroup=");
 	/* Every error is reported, not just the first. */
 	expect_bad_main("[Sensor]\nArgvMaxBytes=1\nCloneEvents=2\n",
 			"vigild.conf:3: Invalid value");
