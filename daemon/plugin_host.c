@@ -1307,15 +1307,23 @@ static size_t output_spool_fill(struct output *o, struct hbatch *b, size_t n)
 	return n;
 }
 
-/*
- * What the worker could emit. With a spool, nothing new goes out once stopping: what is not
- * confirmed stays in the spool for the next start. Lock held.
- */
+/* What the worker could emit. Lock held. */
 static bool output_backlog(const struct output *o)
 {
 	if (o->spool)
-		return !o->stopping && (o->n_redo > 0 || o->spool_unread);
+		return o->n_redo > 0 || o->spool_unread;
 	return o->q_count > 0 || o->n_redo > 0;
+}
+
+/*
+ * Stopping with a spool while the sink is down (paused, or backing off past the deadline) and
+ * nothing in flight: waiting for the deadline would gain nothing, the spool keeps the records
+ * for the next start. Lock held.
+ */
+static bool output_stop_now(const struct output *o)
+{
+	return o->stopping && o->spool && o->n_in_flight == 0 &&
+	       (o->fatal || o->next_attempt >= o->deadline);
 }
 
 /* Build one batch (redo first, then the queue, through Filters=) and emit() it. */
@@ -1587,7 +1595,7 @@ static void *output_worker(void *userdata)
 	struct output *o = userdata;
 
 	for (;;) {
-		bool reopen, stopping, have;
+		bool reopen, stopping, stop_now, have;
 		uint64_t now, deadline;
 
 		pthread_mutex_lock(&o->lock);
@@ -1602,6 +1610,8 @@ static void *output_worker(void *userdata)
 				break;
 			/* Queued records go to the spool at once, whatever the sink does. */
 			if (o->spool && o->q_count > 0)
+				break;
+			if (output_stop_now(o))
 				break;
 			if (o->stopping && (now >= o->deadline || !have) &&
 			    (o->n_in_flight == 0 || !o->stop_flushed || now >= o->deadline))
@@ -1630,6 +1640,7 @@ static void *output_worker(void *userdata)
 		reopen = o->reopen_requested;
 		o->reopen_requested = false;
 		stopping = o->stopping;
+		stop_now = output_stop_now(o);
 		deadline = o->deadline;
 		pthread_mutex_unlock(&o->lock);
 
@@ -1650,7 +1661,7 @@ static void *output_worker(void *userdata)
 		have = output_backlog(o);
 		pthread_mutex_unlock(&o->lock);
 		if (stopping) {
-			if (now >= deadline)
+			if (now >= deadline || stop_now)
 				break;
 			if (!have) {
 				if (o->n_in_flight == 0)

@@ -6,4 +6,4 @@ plugins_out_kafka_la_CFLAGS = $(PLUGIN_CFLAGS) $(RDKAFKA_CFLAGS)
 plugins_out_kafka_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 plugins_out_kafka_la_LIBADD = plugins/common/libvigil-common.la $(RDKAFKA_LIBS)
 
-EXTRA_DIST += conf.d/outputs.d/kafka.conf.example docs/outputs-kafka.md
+EXTRA_DIST += conf.d/outputs.d/kafka.conf.example
