@@ -14,3 +14,4 @@ bench: all tests/integration/notify-recorder
 	$(top_srcdir)/bench/run.sh $(abs_top_builddir)
 	$(top_srcdir)/bench/policy.sh $(abs_top_builddir)
 .PHONY: bench
+include bench/outputs.mk

@@ -16,9 +16,11 @@
 #include "bpf/events.h"
 #include "bpf_loader.h"
 #include "cgroup.h"
+#include "control.h"
 #include "event.h"
 #include "log.h"
 #include "manager.h"
+#include "metrics.h"
 #include "plugin_host.h"
 #include "policy_engine.h"
 #include "proc_cache.h"
@@ -26,6 +28,8 @@
 
 /* Drain budget at shutdown: how long outputs get to deliver what is queued. */
 #define STOP_TIMEOUT_USEC (5 * USEC_PER_SEC)
+/* How fresh the metrics are: the snapshot the metrics server serves is taken this often. */
+#define METRICS_INTERVAL_USEC (1 * USEC_PER_SEC)
 
 /* Loss stages reported in vigil_loss records and STATUS=. */
 enum loss_stage {
@@ -55,6 +59,11 @@ struct manager {
 	struct plugin_host *host;
 	struct policy_engine *policies;
 	struct policy_env policy_env;
+	struct control *control;	/* vigilctl socket */
+	struct metrics_server *metrics; /* NULL: MetricsListen= is off */
+	sd_event_source *metrics_timer;
+	uint64_t start_usec; /* CLOCK_REALTIME */
+	uint64_t records_by_type[METRICS_RECORD_TYPES];
 
 	int64_t boot_offset_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
 	uint64_t seq;
@@ -101,12 +110,16 @@ static void manager_emit(struct manager *m, uint32_t type, const uint8_t *data, 
 {
 	int r;
 
+	if (type < METRICS_RECORD_TYPES)
+		m->records_by_type[type]++;
 	r = plugin_host_enqueue(m->host, type, ++m->seq, data, size);
 	if (r < 0) {
 		m->enqueue_errors++;
 		log_ratelimited(LOG_WARNING, "Failed to enqueue record: %s", strerror(-r));
-	} else
+	} else {
 		m->records_out++;
+		control_publish(m->control, type, m->seq, data, size);
+	}
 }
 
 static void manager_handle_sample_one(struct manager *m, const void *data, size_t size);
@@ -441,6 +454,100 @@ static int on_sigusr1(sd_event_source *s, const struct signalfd_siginfo *si, voi
 	return 0;
 }
 
+/* Main thread: snapshot every counter and hand its text to the metrics server. */
+static void manager_publish_metrics(struct manager *m)
+{
+	size_t n = plugin_host_n_outputs(m->host), size;
+	_cleanup_free_ struct output_stats *outs = calloc(n + 1, sizeof(*outs));
+	_cleanup_free_ struct metrics_bpf_prog *progs = NULL;
+	struct policy_engine_status ps;
+	struct metrics_snapshot s;
+	char *text;
+
+	if (!m->metrics || !outs)
+		return;
+	for (size_t i = 0; i < n; i++)
+		plugin_host_stats(m->host, i, &outs[i]);
+	policy_engine_status(m->policies, &ps);
+	s = (struct metrics_snapshot){
+		.start_time_usec = m->start_usec,
+		.kernel_events = m->events_in,
+		.lost_kernel = manager_kernel_drops(m),
+		.lost_decode =
+			m->decode_errors + m->encode_errors + m->enqueue_errors + m->policy_unknown,
+		.outputs = outs,
+		.n_outputs = n,
+		.procs = proc_cache_size(m->procs),
+		.procs_bytes = proc_cache_bytes(m->procs),
+		.procs_evictions = proc_cache_evictions(m->procs),
+		.policies_loaded = ps.n_policies,
+		.policies_failed = ps.n_failed,
+		.policy_hooks = ps.n_hooks,
+		.bpf_stats_enabled = metrics_bpf_stats_enabled(),
+	};
+	memcpy(s.records_by_type, m->records_by_type, sizeof(s.records_by_type));
+	memcpy(s.policy_actions, ps.actions, sizeof(s.policy_actions));
+	if (metrics_bpf_programs(bpf_loader_skel(m->bpf), &progs, &s.n_progs) >= 0)
+		s.progs = progs;
+	if (metrics_render(&s, &text, &size) < 0) {
+		log_ratelimited(LOG_WARNING, "Failed to render metrics: out of memory.");
+		return;
+	}
+	metrics_server_publish(m->metrics, text, size);
+}
+
+static int on_metrics_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	manager_publish_metrics(userdata);
+	return sd_event_source_set_time(s, usec + METRICS_INTERVAL_USEC);
+}
+
+/* ---- control socket (vigilctl) ---- */
+
+static void manager_control_snapshot(void *userdata, struct control_snapshot *ret)
+{
+	struct manager *m = userdata;
+
+	*ret = (struct control_snapshot){
+		.node_name = m->cfg->node_name,
+		.events_in = m->events_in,
+		.records_out = m->records_out,
+		.seq = m->seq,
+		.loss_stages = loss_stage_name,
+		.loss = m->loss_reported,
+		.n_loss = _LOSS_STAGE_MAX,
+		.kernel_drops = manager_kernel_drops(m),
+		.procs = proc_cache_size(m->procs),
+		.ringbuf_size = m->cfg->ringbuf_size,
+		.clone_events = m->cfg->clone_events,
+		.host = m->host,
+		.policies = m->policies,
+		.policy_env = &m->policy_env,
+		.policy_dir_list = m->cfg->policy_dir_list,
+	};
+}
+
+static int manager_control_reload(void *userdata)
+{
+	return on_sighup(NULL, NULL, userdata);
+}
+
+static int manager_control_start(struct manager *m, const struct manager_options *o)
+{
+	static const struct control_ops ops = {
+		.snapshot = manager_control_snapshot,
+		.reload = manager_control_reload,
+	};
+	struct control_options co = {
+		.runtime_dir = o->runtime_dir,
+		.socket_group = m->cfg->socket_group,
+	};
+
+	if (!o->runtime_dir)
+		return 0;
+	return control_new(m->event, &co, &ops, m, &m->control);
+}
+
 static int mkdir_p_0700(const char *path)
 {
 	char buf[4096];
@@ -466,6 +573,7 @@ int manager_new(struct vigil_config *cfg, const struct manager_options *o, struc
 	struct proc_cache_options pco;
 	struct plugin_host_options pho;
 	struct bpf_loader_options blo;
+	const char *metrics_listen;
 	int r;
 
 	assert(cfg);
@@ -590,6 +698,29 @@ int manager_new(struct vigil_config *cfg, const struct manager_options *o, struc
 	if (r < 0)
 		return log_error_errno(r, "Failed to enable status timer: %m");
 
+	/*
+	 * Metrics (docs/metrics.md). An address that cannot be bound is a start-up error when
+	 * MetricsListen= names it; the default one only costs the metrics (warning): a security
+	 * sensor does not stop collecting because something else took port 9847.
+	 */
+	m->start_usec = now_usec(CLOCK_REALTIME);
+	metrics_listen = cfg->metrics_listen ? cfg->metrics_listen : VIGIL_METRICS_LISTEN_DEFAULT;
+	r = isempty(metrics_listen)
+		    ? 0
+		    : metrics_server_new(metrics_listen, cfg->metrics_listen != NULL, &m->metrics);
+	if (r < 0 && cfg->metrics_listen)
+		return r;
+	if (m->metrics) {
+		manager_publish_metrics(m);
+		r = sd_event_add_time_relative(m->event, &m->metrics_timer, CLOCK_MONOTONIC,
+					       METRICS_INTERVAL_USEC, USEC_PER_SEC / 10,
+					       on_metrics_timer, m);
+		if (r >= 0)
+			r = sd_event_source_set_enabled(m->metrics_timer, SD_EVENT_ON);
+		if (r < 0)
+			return log_error_errno(r, "Failed to add the metrics timer: %m");
+	}
+
 	r = sd_event_add_signal(m->event, NULL, SIGTERM, on_exit_signal, m);
 	if (r >= 0)
 		r = sd_event_add_signal(m->event, NULL, SIGINT, on_exit_signal, m);
@@ -603,6 +734,11 @@ int manager_new(struct vigil_config *cfg, const struct manager_options *o, struc
 	r = sd_event_set_watchdog(m->event, true);
 	if (r < 0)
 		log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
+
+	/* Before the output threads start: it sets the umask around bind(). */
+	r = manager_control_start(m, o);
+	if (r < 0)
+		return r;
 
 	r = plugin_host_start(m->host);
 	if (r < 0)
@@ -651,6 +787,9 @@ struct manager *manager_free(struct manager *m)
 	sd_event_source_unref(m->ringbuf_source);
 	sd_event_source_unref(m->status_timer);
 	sd_event_source_unref(m->poll_timer);
+	control_free(m->control);
+	sd_event_source_unref(m->metrics_timer);
+	metrics_server_free(m->metrics);
 	policy_engine_free(m->policies);
 	bpf_loader_free(m->bpf);
 	plugin_host_free(m->host);

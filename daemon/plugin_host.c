@@ -98,7 +98,8 @@ struct filter_inst {
 struct hbatch {
 	struct hbatch *next;
 	uint64_t id;
-	uint64_t min_ord; /* ord of recs[0]: a batch's records are in ord order */
+	uint64_t min_ord;   /* ord of recs[0]: a batch's records are in ord order */
+	uint64_t emit_usec; /* CLOCK_MONOTONIC when handed to emit(): send latency */
 	size_t n;
 	bool acked;
 	struct blob **recs;
@@ -172,6 +173,7 @@ struct output {
 	atomic_uint_fast64_t delivered, retried, dropped, queue_dropped, filtered, filter_errors;
 	atomic_uint_fast64_t last_error_usec, paused_until, redo_count, lost_at_stop;
 	atomic_bool fatal_flag;
+	atomic_uint_fast64_t send_latency[OUTPUT_LATENCY_BUCKETS + 1], send_latency_sum_usec;
 	/* Spool statistics, mirrored by the worker after each spool operation. */
 	atomic_uint_fast64_t spool_bytes, spool_records, spool_lost, spool_corrupt;
 	/* plugin_host_stop() gave up joining the worker (stuck in a plugin call): nothing of
@@ -1112,11 +1114,30 @@ static void output_keep(struct output *o, struct blob **l, size_t n)
 	atomic_fetch_add(&o->retried, n);
 }
 
+const uint64_t output_latency_bounds_usec[OUTPUT_LATENCY_BUCKETS] = {
+	1 * USEC_PER_MSEC,  5 * USEC_PER_MSEC,	  10 * USEC_PER_MSEC,  25 * USEC_PER_MSEC,
+	50 * USEC_PER_MSEC, 100 * USEC_PER_MSEC,  250 * USEC_PER_MSEC, 500 * USEC_PER_MSEC,
+	1 * USEC_PER_SEC,   2500 * USEC_PER_MSEC, 5 * USEC_PER_SEC,    10 * USEC_PER_SEC,
+};
+
+/* The sink answered batch b: count its send latency (metrics). */
+static void output_observe_latency(struct output *o, const struct hbatch *b)
+{
+	uint64_t now = now_usec(), d = now > b->emit_usec ? now - b->emit_usec : 0;
+	size_t i = 0;
+
+	while (i < OUTPUT_LATENCY_BUCKETS && d > output_latency_bounds_usec[i])
+		i++;
+	atomic_fetch_add(&o->send_latency[i], 1);
+	atomic_fetch_add(&o->send_latency_sum_usec, d);
+}
+
 /* Apply per-record results: count delivered/dropped, put REDO records back in front. */
 static void output_settle(struct output *o, struct hbatch *b)
 {
 	size_t k = 0;
 
+	output_observe_latency(o, b);
 	for (size_t i = 0; i < b->n; i++) {
 		switch (b->results[i]) {
 		case VIGIL_DELIVERED:
@@ -1415,6 +1436,7 @@ static void output_emit_batch(struct output *o)
 	}
 	pthread_mutex_unlock(&o->lock);
 
+	b->emit_usec = now_usec();
 	st = o->plugin->emit(o->instance, &vb, b->results);
 
 	/* Too late: plugin_host_stop() counted this batch as dropped and owns nothing here. */
@@ -2036,7 +2058,10 @@ void plugin_host_stats(struct plugin_host *h, size_t i, struct output_stats *ret
 		.spool_corrupt = atomic_load(&o->spool_corrupt),
 		.paused = atomic_load(&o->fatal_flag) || atomic_load(&o->paused_until) > now_usec(),
 		.last_error_usec = atomic_load(&o->last_error_usec),
+		.send_latency_sum_usec = atomic_load(&o->send_latency_sum_usec),
 	};
+	for (size_t k = 0; k <= OUTPUT_LATENCY_BUCKETS; k++)
+		ret->send_latency[k] = atomic_load(&o->send_latency[k]);
 }
 
 /*

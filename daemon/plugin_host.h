@@ -26,6 +26,10 @@ struct plugin_host_options {
 	bool check_owner;
 };
 
+/* Upper bounds (usec) of the send latency histogram of struct output_stats. */
+#define OUTPUT_LATENCY_BUCKETS 12
+extern const uint64_t output_latency_bounds_usec[OUTPUT_LATENCY_BUCKETS];
+
 /*
  * Per-instance counters, all monotonic except in_queue and paused. Every record handed to an
  * instance (plugin_host_enqueue() returned it for this instance) ends up in exactly one of
@@ -56,6 +60,14 @@ struct output_stats {
 	bool paused;		  /* FATAL or backing off */
 	bool abandoned;		  /* its worker was stuck at stop and left running */
 	uint64_t last_error_usec; /* CLOCK_REALTIME of the last RETRY/FATAL/REDO, 0 = never */
+	/*
+	 * Send latency of the batches the sink answered (emit() returned OK, or ack() settled
+	 * them): time from emit() to that answer. send_latency[i] counts the batches within
+	 * output_latency_bounds_usec[i] and above the previous bound (not cumulative); the last
+	 * slot counts those above every bound.
+	 */
+	uint64_t send_latency[OUTPUT_LATENCY_BUCKETS + 1];
+	uint64_t send_latency_sum_usec;
 };
 
 /*

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1142,6 +1143,16 @@ int spool_open(const struct spool_options *o, struct spool **ret)
 	s->dir_fd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->dir_fd < 0)
 		return log_error_errno(errno, "Failed to open spool directory '%s': %m", o->dir);
+	/* One user per spool: a second vigild (or a second instance configured onto the same
+	 * directory) would interleave appends and acks. Released when the descriptor closes. */
+	if (flock(s->dir_fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			return log_error_errno(SYNTHETIC_ERRNO(EBUSY),
+					       "Spool directory '%s' is in use by another process "
+					       "(another vigild?).",
+					       o->dir);
+		return log_error_errno(errno, "Failed to lock spool directory '%s': %m", o->dir);
+	}
 
 	r = spool_load_segments(s);
 	if (r == -ENOMEM)

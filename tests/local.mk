@@ -26,3 +26,5 @@ include tests/delivery.mk
 include tests/kafka.mk
 include tests/elasticsearch.mk
 include tests/splunk-hec.mk
+include tests/metrics.mk
+include tests/control.mk

@@ -55,6 +55,8 @@ make_config() {
 [Daemon]
 NodeName=testnode
 StatusIntervalSec=1s
+# Tests run in parallel: none binds the metrics port unless it asks for it.
+MetricsListen=no
 [Sensor]
 CloneEvents=yes
 EOC

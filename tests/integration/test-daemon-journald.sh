@@ -28,7 +28,7 @@ ok 0 "private journald starts"
 
 TAG="vigiljd$$"
 C="$T/conf"; mkdir -p "$C/outputs.d"
-printf '[Daemon]\nNodeName=jnode\nStatusIntervalSec=1s\n' >"$C/vigild.conf"
+printf '[Daemon]\nNodeName=jnode\nStatusIntervalSec=1s\nMetricsListen=no\n' >"$C/vigild.conf"
 printf '[Output]\nPlugin=journald\n[Journald]\n' >"$C/outputs.d/journald.conf"
 start_vigild "$C" || { ok 1 "vigild starts"; tap_done; }
 ok 0 "vigild with the journald output starts"

@@ -47,7 +47,8 @@ Control API (never authenticated):
   GET  /_fake/docs    {"<index>": {"<_id>": document}}
   GET  /_fake/requests {"count": n, "requests": [{"method","path","query","gzip","auth",
                        "content_length","body_length","actions","status"}]}
-Usage: fake_es.py --port-file FILE [--user U --password P] [--api-key K] [--data-streams a,b]
+Usage: fake_es.py --port-file FILE [--port N] [--keep DOTTED.PATH] [--user U --password P]
+                  [--api-key K] [--data-streams a,b]
 """
 
 import argparse
@@ -77,6 +78,23 @@ def reset_state():
             "knobs": dict(DEFAULTS),
         }
     )
+
+
+def keep_of(doc, path):
+    """With --keep a.b.0.c only that value of a document is stored (None when absent): a
+    long test can hold hundreds of thousands of documents without gigabytes of dicts. Whether a
+    document exists, and in which order documents arrived, stay exact."""
+    if not path:
+        return doc
+    v = doc
+    for k in path.split("."):
+        if isinstance(v, list) and k.isdigit() and int(k) < len(v):
+            v = v[int(k)]
+        elif isinstance(v, dict) and k in v:
+            v = v[k]
+        else:
+            return None
+    return v
 
 
 def new_id():
@@ -464,7 +482,7 @@ class Handler(BaseHTTPRequestHandler):
                             store[_id].update(doc.get("doc") or {})
                             result, status = "updated", 200
                         else:
-                            store[_id] = doc
+                            store[_id] = keep_of(doc, knobs.get("keep"))
                             result, status = ("updated", 200) if existed else ("created", 201)
                         STATE["seq_no"] += 1
                         item = dict(
@@ -486,6 +504,8 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port-file", required=True)
+    ap.add_argument("--port", type=int, default=0, help="listen on this port (default: any)")
+    ap.add_argument("--keep", help="store only this dotted path of each document")
     ap.add_argument("--user")
     ap.add_argument("--password")
     ap.add_argument("--api-key")
@@ -499,10 +519,11 @@ def main():
             "api_key": a.api_key,
             "data_streams": [s for s in a.data_streams.split(",") if s],
             "max_body": a.max_body,
+            "keep": a.keep,
         }
     )
     reset_state()
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     srv.daemon_threads = True
     tmp = a.port_file + ".tmp"
     with open(tmp, "w") as f:

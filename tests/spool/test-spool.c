@@ -246,6 +246,25 @@ TEST(round_trip)
 	scratch_done(&t);
 }
 
+TEST(one_user_per_spool)
+{
+	struct spool_options o = {.max_size = 64 * MIB};
+	struct scratch t;
+	struct spool *s, *s2 = NULL;
+
+	scratch_init(&t);
+	s = open_spool(&t, 64 * MIB, 0, false);
+	ASSERT_NOT_NULL(s);
+	/* A second vigild on the same directory is refused while the first holds it. */
+	o.dir = t.dir;
+	ASSERT_ERRNO(spool_open(&o, &s2), EBUSY);
+	ASSERT_NULL(s2);
+	spool_close(s);
+	ASSERT_OK(spool_open(&o, &s2));
+	spool_close(s2);
+	scratch_done(&t);
+}
+
 TEST(read_sees_committed_appends)
 {
 	struct scratch t;
