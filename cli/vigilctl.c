@@ -798,6 +798,7 @@ static int run(int argc, char *argv[])
 	int r;
 
 	log_setup();
+	log_set_ident("vigilctl");
 	r = parse_argv(argc, argv);
 	if (r <= 0)
 		return r < 0 ? EXIT_USAGE : 0;

@@ -1538,8 +1538,6 @@ struct vigil_config *config_free(struct vigil_config *c)
 	return NULL;
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct vigil_config *, config_free)
-
 /*
  * [Sensor] ExcludeBinaries= (absolute path prefixes) and ExcludeCgroups= (cgroup directory
  * names: units such as cron.service, slices, container ids). Limits follow the kernel-side

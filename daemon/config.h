@@ -7,9 +7,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "util/macro.h"
+
 /*
  * Config discovery, drop-in merge (STYLE.md §3.10, systemd standard-conf semantics) and INI
- * parsing into an immutable struct vigil_config. Nothing re-reads files at run time.
+ * parsing into an immutable struct vigil_config. A reload (manager_reload) loads a new one.
  */
 
 #define EX_CONFIG_STATUS 78 /* sysexits.h EX_CONFIG: exit status for a bad config value */
@@ -107,6 +109,7 @@ struct config_source {
  */
 int config_load(const struct config_source *src, struct vigil_config **ret);
 struct vigil_config *config_free(struct vigil_config *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct vigil_config *, config_free)
 
 /*
  * Files ending in suffix (".yaml") in the ':'-separated directories of dir_list (highest

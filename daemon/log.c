@@ -26,6 +26,13 @@ void log_set_max_level(int level)
 	max_level = level;
 }
 
+static const char *log_ident = "vigild";
+
+void log_set_ident(const char *ident)
+{
+	log_ident = ident ? ident : "vigild";
+}
+
 void log_set_journal(bool journal)
 {
 	use_journal = journal;
@@ -108,7 +115,7 @@ int log_internalv(int level, int error, const char *file, int line, const char *
 	} else {
 		/* One write per message so lines from worker threads never interleave. */
 		char buf[2400];
-		int n = snprintf(buf, sizeof(buf), "vigild: %s%s%s%s\n", level_prefix(level),
+		int n = snprintf(buf, sizeof(buf), "%s: %s%s%s%s\n", log_ident, level_prefix(level),
 				 output ? output : "", output ? ": " : "", msg);
 		if (n > (int)sizeof(buf) - 1)
 			n = sizeof(buf) - 1;

@@ -25,6 +25,8 @@ int log_get_max_level(void);
 void log_setup_libbpf(void);
 /* Force the backend (tests): true = journal, false = stderr. */
 void log_set_journal(bool journal);
+/* The program name that prefixes stderr lines ("vigild" by default; vigilctl sets its own). */
+void log_set_ident(const char *ident);
 
 int log_internal(int level, int error, const char *file, int line, const char *func,
 		 const char *output, const char *fmt, ...) _printf_(7, 8);

@@ -203,6 +203,7 @@ static int run(int argc, char *argv[])
 	}
 
 	mo = (struct manager_options){
+		.config_dir = arg_config_dir,
 		.plugin_dir = arg_plugin_dir,
 		.state_dir = state_dir,
 		.runtime_dir = runtime_dir,

@@ -48,6 +48,9 @@ static const char *const loss_stage_name[_LOSS_STAGE_MAX] = {
 
 struct manager {
 	struct vigil_config *cfg;
+	/* From manager_options, owned by the caller for the life of the manager: reload needs them.
+	 */
+	const char *config_dir, *plugin_dir, *state_dir;
 	sd_event *event;
 	sd_event_source *ringbuf_source;
 	sd_event_source *status_timer;
@@ -335,8 +338,12 @@ static void manager_report_losses(struct manager *m)
 		manager_report_loss(m, LOSS_QUEUE, st.name, st.queue_dropped, &m->queue_seen[i]);
 		manager_report_loss(m, LOSS_SPOOL, st.name, st.spool_dropped, &m->spool_seen[i]);
 		/* dropped counts queue and spool losses too; the rest was lost at the sink. */
+		/* The counters are read one by one while the worker updates them: never let a
+		 * momentary mismatch wrap around. */
 		manager_report_loss(m, LOSS_OUTPUT, st.name,
-				    st.dropped - st.queue_dropped - st.spool_dropped,
+				    st.dropped > st.queue_dropped + st.spool_dropped
+					    ? st.dropped - st.queue_dropped - st.spool_dropped
+					    : 0,
 				    &m->output_seen[i]);
 	}
 }
@@ -429,19 +436,216 @@ static int manager_load_policies(struct manager *m)
 	return r;
 }
 
-static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
-{
-	struct manager *m = userdata;
-	struct policy_engine_status st;
+/* --- reload (docs/reload.md) --- */
 
-	/* Config and outputs reload come with the operations work; policies reload here. */
-	log_info("Received SIGHUP: reloading policies.");
-	(void)sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, now_usec(CLOCK_MONOTONIC));
+static bool strv_equal(char **a, char **b)
+{
+	for (; a && *a && b && *b; a++, b++)
+		if (!streq(*a, *b))
+			return false;
+	return !(a && *a) && !(b && *b);
+}
+
+static bool output_config_equal(const struct vigil_output_config *a,
+				const struct vigil_output_config *b)
+{
+	if (!streq(a->name, b->name) || !streq(strempty(a->plugin), strempty(b->plugin)) ||
+	    a->enabled != b->enabled || a->queue_size != b->queue_size ||
+	    a->batch_size != b->batch_size || a->retry_max_usec != b->retry_max_usec ||
+	    a->full_policy != b->full_policy || a->spool != b->spool ||
+	    a->spool_max_size != b->spool_max_size || a->spool_sync != b->spool_sync ||
+	    !strv_equal(a->events, b->events) || !strv_equal(a->filters, b->filters) ||
+	    a->n_kvs != b->n_kvs)
+		return false;
+	/* Every assignment, in order; where it was written (file, line) does not matter. */
+	for (size_t i = 0; i < a->n_kvs; i++)
+		if (!streq(a->kvs[i].section, b->kvs[i].section) ||
+		    !streq(a->kvs[i].key, b->kvs[i].key) ||
+		    !streq(a->kvs[i].value, b->kvs[i].value))
+			return false;
+	return true;
+}
+
+static bool outputs_equal(const struct vigil_config *a, const struct vigil_config *b)
+{
+	if (a->n_outputs != b->n_outputs)
+		return false;
+	for (size_t i = 0; i < a->n_outputs; i++)
+		if (!output_config_equal(&a->outputs[i], &b->outputs[i]))
+			return false;
+	return true;
+}
+
+#define SWAP(a, b)                                                                                 \
+	do {                                                                                       \
+		__typeof__(a) _t = (a);                                                            \
+		(a) = (b);                                                                         \
+		(b) = _t;                                                                          \
+	} while (0)
+
+/*
+ * Settings the running daemon cannot change (they shape the BPF programs, the ring buffer, the
+ * process cache or sockets opened at start): keep the running value in @new, so m->cfg keeps
+ * describing what runs, and say that the change needs a restart.
+ */
+static void reload_keep_restart_only(struct vigil_config *new, struct vigil_config *old)
+{
+#define KEEP(cond, field, key)                                                                     \
+	do {                                                                                       \
+		if (cond)                                                                          \
+			log_warning("Reload: %s= changed; it takes effect at the next restart.",   \
+				    key);                                                          \
+		SWAP(new->field, old->field);                                                      \
+	} while (0)
+	KEEP(!streq(new->node_name, old->node_name), node_name, "NodeName");
+	KEEP(!streq(strempty(new->metrics_listen), strempty(old->metrics_listen)) ||
+		     !new->metrics_listen != !old->metrics_listen,
+	     metrics_listen, "MetricsListen");
+	KEEP(!streq(strempty(new->socket_group), strempty(old->socket_group)), socket_group,
+	     "SocketGroup");
+	KEEP(new->ringbuf_size != old->ringbuf_size, ringbuf_size, "RingBufferSize");
+	KEEP(new->argv_max != old->argv_max, argv_max, "ArgvMaxBytes");
+	KEEP(new->clone_events != old->clone_events, clone_events, "CloneEvents");
+	KEEP(new->poll_interval_usec != old->poll_interval_usec, poll_interval_usec,
+	     "PollIntervalSec");
+	KEEP(!strv_equal(new->exclude_binaries, old->exclude_binaries), exclude_binaries,
+	     "ExcludeBinaries");
+	KEEP(!strv_equal(new->exclude_cgroups, old->exclude_cgroups), exclude_cgroups,
+	     "ExcludeCgroups");
+	KEEP(new->cache_max_entries != old->cache_max_entries, cache_max_entries, "MaxEntries");
+	KEEP(new->cache_grace_usec != old->cache_grace_usec, cache_grace_usec, "ExitGraceSec");
+	KEEP(new->ancestors != old->ancestors, ancestors, "Ancestors");
+#undef KEEP
+}
+
+static void manager_reset_loss_seen(struct manager *m)
+{
+	size_t n = plugin_host_n_outputs(m->host);
+
+	free(m->queue_seen);
+	free(m->output_seen);
+	free(m->spool_seen);
+	m->queue_seen = calloc(n + 1, sizeof(*m->queue_seen));
+	m->output_seen = calloc(n + 1, sizeof(*m->output_seen));
+	m->spool_seen = calloc(n + 1, sizeof(*m->spool_seen));
+	m->n_queue_seen = m->queue_seen && m->output_seen && m->spool_seen ? n : 0;
+}
+
+static int manager_start_outputs(struct manager *m, const struct vigil_config *cfg,
+				 struct plugin_host **ret)
+{
+	struct plugin_host_options pho = {
+		.plugin_dir = m->plugin_dir,
+		.state_dir = m->state_dir,
+		.node_name = cfg->node_name,
+		.check_owner = true,
+	};
+	struct plugin_host *h = NULL;
+	int r;
+
+	r = plugin_host_new(&pho, cfg->outputs, cfg->n_outputs, &h);
+	if (r < 0)
+		return r;
+	r = plugin_host_start(h);
+	if (r < 0) {
+		(void)plugin_host_stop(h, 0);
+		plugin_host_free(h);
+		return r;
+	}
+	*ret = h;
+	return 0;
+}
+
+/*
+ * Swap the outputs for @new's. The running instances stop first (they drain their queues; a
+ * spool keeps what is not confirmed, and the new instance of the same name reopens it), since
+ * a spool has one user at a time. Meanwhile the kernel keeps events in the ring buffer. If the
+ * new outputs cannot start, the previous ones are started again.
+ */
+static int manager_swap_outputs(struct manager *m, const struct vigil_config *new)
+{
+	struct plugin_host *h = NULL;
+	int r, q;
+
+	manager_drain(m); /* what the kernel produced so far goes out with the old outputs */
+	manager_report_losses(m);
+	r = plugin_host_stop(m->host, STOP_TIMEOUT_USEC);
+	if (r < 0)
+		log_warning_errno(r, "Reload: the previous outputs did not drain cleanly: %m");
+	manager_report_losses(m);
+	m->host = plugin_host_free(m->host);
+
+	r = manager_start_outputs(m, new, &h);
+	if (r < 0) {
+		log_error_errno(r, "Reload: the new outputs failed to start (see above); starting "
+				   "the previous ones again: %m");
+		q = manager_start_outputs(m, m->cfg, &h);
+		if (q < 0)
+			log_error_errno(q,
+					"Reload: the previous outputs failed to start too; events "
+					"are collected but go nowhere until the next reload: %m");
+	}
+	m->host = h;
+	manager_reset_loss_seen(m);
+	return r;
+}
+
+int manager_reload(struct manager *m)
+{
+	_cleanup_(config_freep) struct vigil_config *new = NULL;
+	struct config_source src = {.config_dir = m->config_dir};
+	struct plugin_host_options pho = {
+		.plugin_dir = m->plugin_dir,
+		.node_name = m->cfg->node_name,
+		.check_owner = true,
+	};
+	struct policy_engine_status st;
+	bool outputs_changed;
+	int r;
+
+	(void)sd_notifyf(false, "RELOADING=1\nSTATUS=Reloading.\nMONOTONIC_USEC=%" PRIu64,
+			 now_usec(CLOCK_MONOTONIC));
+
+	/* Everything is checked before anything changes: files, values, plugins, keys. */
+	r = config_load(&src, &new);
+	if (r >= 0)
+		r = plugin_host_validate(&pho, new->outputs, new->n_outputs, NULL);
+	if (r < 0) {
+		log_error("Reload rejected: the configuration has errors (see above); the running "
+			  "configuration stays.");
+		(void)sd_notify(false, "READY=1\nSTATUS=Reload rejected, running the previous "
+				       "configuration.");
+		return -EINVAL;
+	}
+
+	reload_keep_restart_only(new, m->cfg);
+	outputs_changed = !outputs_equal(new, m->cfg);
+	if (outputs_changed)
+		r = manager_swap_outputs(m, new);
+	if (r < 0) {
+		/* Back on the previous outputs: keep describing those. */
+		SWAP(new->outputs, m->cfg->outputs);
+		SWAP(new->n_outputs, m->cfg->n_outputs);
+	}
+	if (new->status_interval_usec != m->cfg->status_interval_usec)
+		(void)sd_event_source_set_time_relative(m->status_timer, new->status_interval_usec);
+	SWAP(new, m->cfg); /* the previous one is freed on return */
+
 	(void)manager_load_policies(m);
 	policy_engine_status(m->policies, &st);
-	log_info("Policies reloaded: %zu running with %zu hooks, %zu failed.", st.n_policies,
-		 st.n_hooks, st.n_failed);
-	(void)sd_notify(false, "READY=1");
+	log_info("Reloaded: %s; policies: %zu running with %zu hooks, %zu failed.",
+		 r < 0		   ? "outputs unchanged (the new ones failed)"
+		 : outputs_changed ? "outputs restarted"
+				   : "outputs unchanged",
+		 st.n_policies, st.n_hooks, st.n_failed);
+	(void)sd_notify(false, "READY=1\nSTATUS=Reloaded.");
+	return r < 0 ? -EINVAL : 0;
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	log_info("Received SIGHUP: reloading the configuration, outputs and policies.");
+	(void)manager_reload(userdata);
 	return 0;
 }
 
@@ -529,7 +733,8 @@ static void manager_control_snapshot(void *userdata, struct control_snapshot *re
 
 static int manager_control_reload(void *userdata)
 {
-	return on_sighup(NULL, NULL, userdata);
+	log_info("Reload requested over the control socket.");
+	return manager_reload(userdata);
 }
 
 static int manager_control_start(struct manager *m, const struct manager_options *o)
@@ -586,6 +791,9 @@ int manager_new(struct vigil_config *cfg, const struct manager_options *o, struc
 		return log_oom();
 	}
 	m->cfg = cfg;
+	m->config_dir = o->config_dir;
+	m->plugin_dir = o->plugin_dir;
+	m->state_dir = o->state_dir;
 
 	r = mkdir_p_0700(o->state_dir);
 	if (r < 0)

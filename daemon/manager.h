@@ -15,6 +15,7 @@
 struct manager;
 
 struct manager_options {
+	const char *config_dir; /* --config-dir, NULL = the standard hierarchy; re-read on reload */
 	const char *plugin_dir;
 	const char *state_dir;
 	const char *runtime_dir;
@@ -23,6 +24,12 @@ struct manager_options {
 
 /* Takes ownership of cfg. Initialises outputs, loads and attaches BPF, scans /proc. */
 int manager_new(struct vigil_config *cfg, const struct manager_options *o, struct manager **ret);
+/*
+ * SIGHUP, `systemctl reload`, `vigilctl reload`: re-read the configuration, outputs and policies
+ * (vigild(8), SIGHUP). A configuration with errors is rejected (logged with file:line) and the
+ * running one stays; returns 0, or -EINVAL when rejected.
+ */
+int manager_reload(struct manager *m);
 /* Runs until SIGTERM/SIGINT; returns 0 after a clean drain, or -errno. */
 int manager_run(struct manager *m);
 struct manager *manager_free(struct manager *m);

@@ -15,6 +15,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test-daemon-stuck.sh \
 	tests/integration/test-daemon-policy.sh \
 	tests/integration/test-daemon-filter.sh \
-	tests/integration/test-daemon-shipped.sh
+	tests/integration/test-daemon-shipped.sh \
+	tests/integration/test-daemon-reload.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
