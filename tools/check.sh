@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The whole test suite: install dependencies, build, run `make check` (root-only tests run when
-# root, else they SKIP), then the unit and plugin tests again under ASan+UBSan, then distcheck.
+# root, else they SKIP), the package proof (make check-packages), then the unit and plugin tests
+# again under ASan+UBSan, then distcheck.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/tools/install-deps.sh"
@@ -13,6 +14,9 @@ make -C "$top/build" check-format || status=1
 
 echo "=== make check ==="
 make -C "$top/build" -j2 check || status=1
+
+echo "=== make check-packages (root: .debs, lintian, apt install + systemd boot proof) ==="
+make -C "$top/build" check-packages || status=1
 
 echo "=== sanitizers: make check (ASan + UBSan, no root tests) ==="
 "$top/tools/build.sh" "$top/build-asan" --enable-sanitizers

@@ -6,7 +6,8 @@ PKGS="build-essential autoconf automake libtool pkg-config make
 clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
 libsystemd-dev libmsgpack-dev libyaml-dev librdkafka-dev libcurl4-openssl-dev
 libjson-c-dev libxxhash-dev libmicrohttpd-dev python3 nodejs prometheus
-systemd util-linux procps jq xz-utils clang-format git"
+systemd util-linux procps jq xz-utils clang-format git curl
+dpkg-dev debhelper lintian mmdebstrap systemd-container rpm"
 if [ "$(id -u)" -ne 0 ]; then
     echo "install-deps.sh: must run as root (apt-get)" >&2
     exit 1
