@@ -2,3 +2,4 @@
 dist_man_MANS += man/vigild.conf.5
 dist_man_MANS += man/vigild.8
 dist_man_MANS += man/vigil-policy.5
+dist_man_MANS += man/vigil-outputs.5

@@ -3,7 +3,8 @@
  * out_elasticsearch.so through dlopen and the fake host, against tests/servers/fake_es.py (a
  * loopback model of the _bulk API): documents and _id, both formats, index pattern, data
  * stream, pipeline, gzip, per-item results, whole-request failures, auth, failover, 413 split,
- * config errors.
+ * config errors; batches in flight (emit() returns PENDING, the sender thread acknowledges in
+ * order), a failed request among them, and the synchronous mode after a failure.
  */
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -179,13 +180,52 @@ static void recs_add(struct recs *rs, const char *event, uint32_t pid, int64_t s
 	rs->n++;
 }
 
-static enum vigil_status recs_emit(void *inst, struct recs *rs)
+static struct fake_host *cur_fh; /* of the instance init_ok() made last */
+static uint64_t next_batch_id = 1;
+static bool last_pending; /* the last recs_emit() went asynchronous */
+
+/* emit() without waiting: a PENDING batch is acknowledged later, see recs_wait(). */
+static enum vigil_status recs_emit_async(void *inst, struct recs *rs, uint64_t id)
 {
 	struct vigil_batch b = {
-		.records = rs->r, .n_records = (uint32_t)rs->n, .schema_major = 1, .id = 1};
+		.records = rs->r, .n_records = (uint32_t)rs->n, .schema_major = 1, .id = id};
 
 	memset(rs->results, VIGIL_DELIVERED, sizeof(rs->results));
+	fake_host_expect(cur_fh, id, rs->n);
 	return plugin->emit(inst, &b, rs->results);
+}
+
+/* Wait (generously) for the ack of batch @id into rs->results. */
+static int recs_wait(struct recs *rs, uint64_t id)
+{
+	return fake_host_wait_ack(cur_fh, id, rs->results, rs->n, 20000);
+}
+
+/*
+ * emit() as the host sees it in the end: a PENDING batch is waited for, and its acknowledged
+ * results count like those of an OK (so the result is VIGIL_OK with rs->results filled).
+ */
+static enum vigil_status recs_emit(void *inst, struct recs *rs)
+{
+	uint64_t id = next_batch_id++;
+	enum vigil_status st = recs_emit_async(inst, rs, id);
+
+	last_pending = st == VIGIL_PENDING;
+	if (st != VIGIL_PENDING)
+		return st;
+	if (recs_wait(rs, id) < 0) {
+		printf("# no ack for batch %llu\n", (unsigned long long)id);
+		return (enum vigil_status) - 1;
+	}
+	return VIGIL_OK;
+}
+
+static bool all_results(const struct recs *rs, uint8_t v)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		if (rs->results[i] != v)
+			return false;
+	return true;
 }
 
 static void id_of(const struct vigil_record *r, char out[33])
@@ -211,6 +251,7 @@ static void *init_ok(struct fake_host *fh)
 	if (r < 0)
 		printf("# init: %s", fake_host_logs(fh));
 	ASSERT_OK(r);
+	cur_fh = fh;
 	return inst;
 }
 
@@ -227,7 +268,7 @@ static struct json_object *last_request(void)
 TEST(descriptor)
 {
 	ASSERT_STREQ(plugin->name, "elasticsearch");
-	ASSERT_EQ(plugin->max_in_flight, 1u);
+	ASSERT_EQ(plugin->max_in_flight, 4u);
 	ASSERT_EQ(plugin->flags & VIGIL_PLUGIN_F_SPOOL, VIGIL_PLUGIN_F_SPOOL);
 	ASSERT_NOT_NULL(plugin->probe);
 }
@@ -509,21 +550,32 @@ TEST(whole_request_503_and_429_retry)
 	inst = init_ok(fh);
 	recs_add(&rs, "process_exec", 1, T_2026);
 	recs_add(&rs, "process_exec", 2, T_2026);
+	/* In flight when the cluster says 503: acknowledged as REDO, nothing stored. */
 	json_object_put(ctl("/_fake/config", "{\"fail_status\":503,\"fail_count\":1}"));
-	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_RETRY);
+	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_OK);
+	ASSERT_TRUE(last_pending);
+	ASSERT_TRUE(all_results(&rs, VIGIL_REDO));
 	docs = ctl("/_fake/docs", NULL);
 	ASSERT_EQ(json_object_object_length(docs), 0);
 	json_object_put(docs);
 
+	/* After a failure emit() waits for its request: the host sees RETRY and backs off. */
 	json_object_put(
 		ctl("/_fake/config", "{\"fail_status\":429,\"fail_count\":1,\"retry_after\":7}"));
 	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_RETRY);
+	ASSERT_FALSE(last_pending);
 	ASSERT_CONTAINS(fake_host_logs(fh), "Retry-After 7");
 
+	/* Still synchronous until a request succeeds; then asynchronous again. */
 	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_OK);
+	ASSERT_FALSE(last_pending);
+	ASSERT_TRUE(all_results(&rs, VIGIL_DELIVERED));
 	docs = ctl("/_fake/docs", NULL);
 	ASSERT_EQ(json_object_object_length(J(docs, "vigil-2026.11.21")), 2);
 	json_object_put(docs);
+	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_OK);
+	ASSERT_TRUE(last_pending);
+	ASSERT_TRUE(all_results(&rs, VIGIL_DELIVERED));
 	plugin->fini(inst);
 	fake_host_free(fh);
 }
@@ -551,9 +603,18 @@ TEST(auth_401_fatal_then_probe)
 	fake_host_set(fh, "Elasticsearch", "PasswordFile", pw);
 	inst = init_ok(fh);
 	recs_add(&rs, "process_exec", 1, T_2026);
-	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_FATAL);
+	/* The request in flight is refused: its records come back, nothing is dropped ... */
+	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_OK);
+	ASSERT_EQ(rs.results[0], VIGIL_REDO);
 	ASSERT_CONTAINS(fake_host_logs(fh), "HTTP 401");
 	ASSERT_CONTAINS(fake_host_logs(fh), "credentials");
+	/* ... and the next emit() tells the host to pause, without sending anything. */
+	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_FATAL);
+	{
+		const char *l = fake_host_logs(fh), *first = strstr(l, "refuses our credentials");
+		ASSERT_NOT_NULL(first);
+		ASSERT_NULL(strstr(first + 1, "refuses our credentials"));
+	}
 	ASSERT_EQ(plugin->probe(inst), VIGIL_FATAL);
 
 	/* The operator fixes the cluster side: probe() sees it, delivery resumes. */
@@ -629,6 +690,8 @@ TEST(failover_from_dead_host)
 	snprintf(hosts, sizeof(hosts), "http://127.0.0.1:%d", closed_port());
 	fake_host_set(fh, "Elasticsearch", "Hosts", hosts);
 	inst = init_ok(fh);
+	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_OK);
+	ASSERT_EQ(rs.results[0], VIGIL_REDO);
 	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_RETRY);
 	ASSERT_EQ(plugin->probe(inst), VIGIL_RETRY);
 	plugin->fini(inst);
@@ -707,6 +770,171 @@ TEST(split_on_413_and_by_max_bulk_bytes)
 	fake_host_free(fh);
 }
 
+/* Three batches of two records, pids base.., for the in-flight tests. */
+static void three_batches(struct recs rs[3], uint32_t base)
+{
+	for (int b = 0; b < 3; b++) {
+		rs[b] = (struct recs){};
+		recs_add(&rs[b], "process_exec", base + 2 * b, T_2026);
+		recs_add(&rs[b], "process_exec", base + 2 * b + 1, T_2026);
+	}
+}
+
+static bool has_ack(uint64_t id, struct recs *rs)
+{
+	return fake_host_wait_ack(cur_fh, id, rs->results, rs->n, 0) == 0;
+}
+
+TEST(batches_in_flight_acked_in_order)
+{
+	struct fake_host *fh = host_new();
+	static struct recs rs[3];
+	struct json_object *docs, *reqs;
+	char id[33], cfg[128];
+	uint64_t id0 = next_batch_id;
+	void *inst;
+
+	reset();
+	inst = init_ok(fh);
+	three_batches(rs, 300);
+	/* The cluster is slow, and drops one document of the second batch for good. */
+	id_of(&rs[1].r[1], id);
+	snprintf(cfg, sizeof(cfg), "{\"delay_ms\":1000,\"item_status_ids\":{\"%s\":400}}", id);
+	json_object_put(ctl("/_fake/config", cfg));
+	/* All three are taken at once: emit() does not wait for the cluster. */
+	for (int b = 0; b < 3; b++)
+		ASSERT_EQ(recs_emit_async(inst, &rs[b], id0 + b), VIGIL_PENDING);
+	next_batch_id += 3;
+	/* Acknowledged in order: when the last one is, the others were already. */
+	ASSERT_OK(recs_wait(&rs[2], id0 + 2));
+	ASSERT_TRUE(has_ack(id0, &rs[0]));
+	ASSERT_TRUE(has_ack(id0 + 1, &rs[1]));
+	ASSERT_TRUE(all_results(&rs[0], VIGIL_DELIVERED));
+	ASSERT_EQ(rs[1].results[0], VIGIL_DELIVERED);
+	ASSERT_EQ(rs[1].results[1], VIGIL_DROP);
+	ASSERT_TRUE(all_results(&rs[2], VIGIL_DELIVERED));
+	/* One request per batch, sent in emit() order. */
+	reqs = ctl("/_fake/requests", NULL);
+	ASSERT_EQ(JINT(reqs, "count"), 3);
+	json_object_put(reqs);
+	docs = ctl("/_fake/docs", NULL);
+	ASSERT_EQ(json_object_object_length(J(docs, "vigil-2026.11.21")), 5);
+	json_object_put(docs);
+	ASSERT_EQ(plugin->flush(inst, 1000000), VIGIL_OK);
+	plugin->fini(inst);
+	fake_host_free(fh);
+}
+
+TEST(failed_request_in_flight_returns_what_is_queued_behind_it)
+{
+	struct fake_host *fh = host_new();
+	static struct recs rs[3];
+	struct json_object *docs, *reqs;
+	uint64_t id0 = next_batch_id;
+	char id[33];
+	void *inst;
+
+	reset();
+	inst = init_ok(fh);
+	three_batches(rs, 400);
+	/* The first request goes through, the second gets 503, all while the third waits. */
+	json_object_put(
+		ctl("/_fake/config",
+		    "{\"delay_ms\":1000,\"fail_skip\":1,\"fail_status\":503,\"fail_count\":1}"));
+	for (int b = 0; b < 3; b++)
+		ASSERT_EQ(recs_emit_async(inst, &rs[b], id0 + b), VIGIL_PENDING);
+	next_batch_id += 3;
+	for (int b = 0; b < 3; b++)
+		ASSERT_OK(recs_wait(&rs[b], id0 + b));
+	ASSERT_TRUE(all_results(&rs[0], VIGIL_DELIVERED));
+	ASSERT_TRUE(all_results(&rs[1], VIGIL_REDO));
+	/* Not sent after the failure: a later batch must not overtake the one to be resent. */
+	ASSERT_TRUE(all_results(&rs[2], VIGIL_REDO));
+	reqs = ctl("/_fake/requests", NULL);
+	ASSERT_EQ(JINT(reqs, "count"), 2);
+	json_object_put(reqs);
+	docs = ctl("/_fake/docs", NULL);
+	ASSERT_EQ(json_object_object_length(J(docs, "vigil-2026.11.21")), 2);
+	id_of(&rs[0].r[0], id);
+	ASSERT_NOT_NULL(J(docs, "vigil-2026.11.21", id));
+	json_object_put(docs);
+
+	/* The host re-offers them in order; the first answer comes synchronously. */
+	json_object_put(ctl("/_fake/config", "{\"delay_ms\":0}"));
+	ASSERT_EQ(recs_emit(inst, &rs[1]), VIGIL_OK);
+	ASSERT_FALSE(last_pending);
+	ASSERT_TRUE(all_results(&rs[1], VIGIL_DELIVERED));
+	ASSERT_EQ(recs_emit(inst, &rs[2]), VIGIL_OK);
+	ASSERT_TRUE(last_pending);
+	ASSERT_TRUE(all_results(&rs[2], VIGIL_DELIVERED));
+	docs = ctl("/_fake/docs", NULL);
+	ASSERT_EQ(json_object_object_length(J(docs, "vigil-2026.11.21")), 6);
+	json_object_put(docs);
+	plugin->fini(inst);
+	fake_host_free(fh);
+}
+
+TEST(bulk_response_item_count_checked)
+{
+	struct fake_host *fh = host_new();
+	struct recs rs = {};
+	void *inst;
+
+	/* "errors":false, but more items than actions: not taken as delivered. */
+	reset();
+	inst = init_ok(fh);
+	json_object_put(ctl("/_fake/config", "{\"bogus_items\":1}"));
+	for (int i = 0; i < 4; i++)
+		recs_add(&rs, "process_exec", 500 + i, T_2026);
+	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_OK);
+	ASSERT_TRUE(last_pending);
+	ASSERT_TRUE(all_results(&rs, VIGIL_REDO));
+	ASSERT_CONTAINS(fake_host_logs(fh), "Unexpected _bulk response");
+	json_object_put(ctl("/_fake/config", "{\"bogus_items\":0}"));
+	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_OK);
+	ASSERT_TRUE(all_results(&rs, VIGIL_DELIVERED));
+	plugin->fini(inst);
+	fake_host_free(fh);
+}
+
+TEST(compress_level)
+{
+	struct fake_host *fh = host_new();
+	struct recs rs = {};
+	struct json_object *docs, *req;
+	long fast, small;
+	void *inst;
+
+	reset();
+	for (int i = 0; i < 32; i++)
+		recs_add(&rs, "process_exec", 600 + i, T_2026);
+	inst = init_ok(fh);
+	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_OK);
+	req = last_request();
+	ASSERT_TRUE(json_object_get_boolean(J(req, "gzip")));
+	fast = (long)JINT(req, "content_length");
+	json_object_put(req);
+	plugin->fini(inst);
+	fake_host_free(fh);
+
+	reset();
+	fh = host_new();
+	fake_host_set(fh, "Elasticsearch", "CompressLevel", "9");
+	inst = init_ok(fh);
+	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_OK);
+	ASSERT_TRUE(all_results(&rs, VIGIL_DELIVERED));
+	req = last_request();
+	small = (long)JINT(req, "content_length");
+	json_object_put(req);
+	/* The same body, decoded by the fake either way, smaller at level 9. */
+	ASSERT_TRUE(small < fast);
+	docs = ctl("/_fake/docs", NULL);
+	ASSERT_EQ(json_object_object_length(J(docs, "vigil-2026.11.21")), 32);
+	json_object_put(docs);
+	plugin->fini(inst);
+	fake_host_free(fh);
+}
+
 /* init() with one extra assignment must fail and log "test.conf:N: [Elasticsearch] Key=..." */
 static void config_error(const char *key, const char *value, const char *reason)
 {
@@ -741,6 +969,8 @@ TEST(config_errors)
 	config_error("MaxBulkBytes", "5X", "expected a size");
 	config_error("TLSVerify", "maybe", "expected yes or no");
 	config_error("Compress", "brotli", "expected gzip or none");
+	config_error("CompressLevel", "0", "expected a gzip level");
+	config_error("CompressLevel", "fast", "expected a gzip level");
 	config_error("TimeoutSec", "soon", "expected a time span");
 	config_error("TLSCAFile", "/nonexistent/ca.pem", "cannot read it");
 	config_error("DeadLetterFile", "relative.jsonl", "not an absolute path");

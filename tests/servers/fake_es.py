@@ -36,6 +36,10 @@ is libcurl's), chunked responses, HTTP pipelining.
 Control API (never authenticated):
   POST /_fake/config  JSON object, merged into the knobs:
       fail_status: int, fail_count: int   the next fail_count requests to /_bulk get fail_status
+      fail_skip: int                      ... after this many more have passed (default 0)
+      bogus_items: k                      append k items matching no action to 200 answers
+      delay_ms: int                       each /_bulk request waits this long before it is
+                                          handled (lets a client pile up requests in flight)
       retry_after: int                    Retry-After seconds sent with those
       item_429_every: k                   every k-th item of a request (1-based) gets 429
       item_status_ids: {"<_id>": status}  items with that _id fail with status (400: mapper_
@@ -278,10 +282,17 @@ class Handler(BaseHTTPRequestHandler):
                 return
             return self.send_json(status, obj, headers)
 
+        with LOCK:
+            delay = STATE["knobs"].get("delay_ms", 0)
+        if delay:
+            time.sleep(delay / 1000.0)
         # Injected whole-request failures come first (a busy coordinating node).
         with LOCK:
             k = STATE["knobs"]
-            if k.get("fail_count", 0) > 0:
+            if k.get("fail_count", 0) > 0 and k.get("fail_skip", 0) > 0:
+                k["fail_skip"] -= 1
+                fail = None
+            elif k.get("fail_count", 0) > 0:
                 k["fail_count"] -= 1
                 st = int(k.get("fail_status", 503))
                 hdr = {"Retry-After": str(k["retry_after"])} if k.get("retry_after") else None
@@ -498,6 +509,10 @@ class Handler(BaseHTTPRequestHandler):
                     errors = True
                 items.append({op: item})
         took = int((time.monotonic() - t0) * 1000)
+        if knobs.get("bogus_items"):
+            # A broken proxy or cluster: items that match no action (a client must not count
+            # the response as delivering what it sent).
+            items = items + [{"create": {"_index": "x", "_id": "x", "status": 201}}] * int(knobs["bogus_items"])
         return finish(200, {"took": took, "errors": errors, "items": items})
 
 

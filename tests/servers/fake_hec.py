@@ -112,6 +112,11 @@ def parse_events(text):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Buffer the answer: http.server sends it when the handler returns, so a request is in
+    # /_fake/requests (record() runs after reply()) before its client can see the answer. Sent
+    # at once, a client could go on and reset the fake before the request was recorded, and the
+    # request would then show up in the next test's log.
+    wbufsize = 1 << 20
     server_version = "fake-hec/1"
 
     def log_message(self, fmt, *args):
