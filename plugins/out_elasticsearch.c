@@ -67,7 +67,8 @@ struct job {
 
 struct es {
 	const struct vigil_host *host;
-	char **hosts; /* base URLs without a trailing '/' */
+	char **hosts;	  /* base URLs without a trailing '/' */
+	char **log_hosts; /* the same for logs: without user:password@ (http_url_redact()) */
 	size_t n_hosts;
 	atomic_size_t cur_host;
 	char *index_pattern; /* Index= (strftime pattern), or NULL with DataStream= */
@@ -111,7 +112,8 @@ struct es {
 enum range_outcome {
 	RANGE_DONE,  /* per-item results written */
 	RANGE_RETRY, /* nothing delivered, try the whole range later */
-	RANGE_FATAL, /* credentials refused */
+	RANGE_FATAL, /* credentials refused, or not Elasticsearch answering: results exact, the
+		      * undelivered REDO */
 };
 
 static uint64_t mono_usec(void)
@@ -252,6 +254,9 @@ static void es_free(struct es *es)
 	for (size_t i = 0; i < es->n_hosts; i++)
 		free(es->hosts[i]);
 	free(es->hosts);
+	for (size_t i = 0; i < es->n_hosts; i++)
+		free(es->log_hosts[i]);
+	free(es->log_hosts);
 	free(es->index_pattern);
 	free(es->data_stream);
 	free(es->pipeline_query);
@@ -273,26 +278,37 @@ static void es_free(struct es *es)
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct es *, es_free)
 
-static int add_host(struct es *es, const char *s, size_t n, const char *raw)
+static int add_host(struct es *es, const char *s, size_t n)
 {
+	_cleanup_free_ char *h = NULL, *shown = NULL;
 	char **a;
-	char *h;
 
 	while (n > 0 && s[n - 1] == '/')
 		n--;
 	if (!((n > 7 && strncmp(s, "http://", 7) == 0) ||
-	      (n > 8 && strncmp(s, "https://", 8) == 0)))
-		return cfg_err(es, "Hosts", raw, "expected http:// or https:// URLs");
+	      (n > 8 && strncmp(s, "https://", 8) == 0))) {
+		_cleanup_free_ char *bad = strndup(s, n);
+
+		shown = bad ? http_url_redact(bad) : NULL;
+		return cfg_err(es, "Hosts", shown ? shown : "(this URL)",
+			       "expected http:// or https:// URLs");
+	}
 	h = strndup(s, n);
 	if (!h)
 		return -ENOMEM;
-	a = realloc(es->hosts, (es->n_hosts + 1) * sizeof(*a));
-	if (!a) {
-		free(h);
+	shown = http_url_redact(h);
+	if (!shown)
 		return -ENOMEM;
-	}
+	a = realloc(es->log_hosts, (es->n_hosts + 1) * sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	es->log_hosts = a;
+	a = realloc(es->hosts, (es->n_hosts + 1) * sizeof(*a));
+	if (!a)
+		return -ENOMEM;
 	es->hosts = a;
-	es->hosts[es->n_hosts++] = h;
+	es->log_hosts[es->n_hosts] = TAKE_PTR(shown);
+	es->hosts[es->n_hosts++] = TAKE_PTR(h);
 	return 0;
 }
 
@@ -308,7 +324,7 @@ static int parse_hosts(struct es *es)
 			n = strcspn(p, " \t,");
 			if (n == 0)
 				break;
-			r = add_host(es, p, n, *l);
+			r = add_host(es, p, n);
 			if (r < 0)
 				return r;
 			p += n;
@@ -870,6 +886,25 @@ static enum range_outcome apply_items(struct es *es, struct job *j, size_t a, si
 			(void)json_object_object_get_ex(err, "type", &type);
 			(void)json_object_object_get_ex(err, "reason", &reason);
 		}
+		if (status == 401 || status == 403) {
+			/*
+			 * security_exception: the credentials may not write this index (a new
+			 * daily index the role does not cover). An operator fixes that; the
+			 * records wait for it instead of going to the dead letter.
+			 */
+			j->results[i] = VIGIL_REDO;
+			if (out != RANGE_FATAL)
+				es->host->log(es->host, LOG_ERR, 0,
+					      "%s: HTTP %ld for document %s of index '%s': %s: %s; "
+					      "check the role's index privileges (create_doc, "
+					      "auto_configure). Paused, records kept",
+					      es->log_hosts[atomic_load(&es->cur_host)], status,
+					      j->it[i].id, j->it[i].index,
+					      type ? json_object_get_string(type) : "?",
+					      reason ? json_object_get_string(reason) : "refused");
+			out = RANGE_FATAL;
+			continue;
+		}
 		drop_item(es, j, i, status, type ? json_object_get_string(type) : NULL,
 			  reason ? json_object_get_string(reason) : "rejected",
 			  err ? json_object_to_json_string_ext(err, JSON_C_TO_STRING_PLAIN) : NULL);
@@ -880,7 +915,7 @@ static enum range_outcome apply_items(struct es *es, struct job *j, size_t a, si
 unexpected:
 	es->host->log(es->host, LOG_WARNING, 0,
 		      "Unexpected _bulk response from %s (not %zu items), will retry",
-		      es->hosts[atomic_load(&es->cur_host)], n_sent);
+		      es->log_hosts[atomic_load(&es->cur_host)], n_sent);
 	return RANGE_RETRY;
 }
 
@@ -898,6 +933,23 @@ static void mark_redo(const struct job *j, size_t a, size_t b)
 	for (size_t i = a; i < b; i++)
 		if (j->it[i].len > 0)
 			j->results[i] = VIGIL_REDO;
+}
+
+/* Elasticsearch's error answer: {"error":{"type":…,"reason":…},"status":N} (or "error":"…"). */
+static bool es_error_body(const struct http_response *resp)
+{
+	struct json_object *root, *err;
+	bool ok;
+
+	if (!resp->body.data || resp->body.len == 0)
+		return false;
+	root = json_tokener_parse(resp->body.data);
+	ok = root && json_object_is_type(root, json_type_object) &&
+	     json_object_object_get_ex(root, "error", &err) &&
+	     (json_object_is_type(err, json_type_object) ||
+	      json_object_is_type(err, json_type_string));
+	json_object_put(root);
+	return ok;
 }
 
 static bool whole_retryable(long status)
@@ -955,12 +1007,12 @@ static enum range_outcome send_range(struct es *es, struct job *j, size_t a, siz
 			if (!es->failing || es->n_hosts > 1) {
 				if (r < 0)
 					es->host->log(es->host, LOG_WARNING, r, "%s: %s%s",
-						      es->hosts[cur], es->resp.error,
+						      es->log_hosts[cur], es->resp.error,
 						      es->n_hosts > 1 ? ", trying the next host"
 								      : ", will retry");
 				else
 					es->host->log(es->host, LOG_WARNING, 0, "%s: HTTP %ld%s",
-						      es->hosts[cur], status,
+						      es->log_hosts[cur], status,
 						      es->n_hosts > 1 ? ", trying the next host"
 								      : ", will retry");
 			}
@@ -977,17 +1029,18 @@ static enum range_outcome send_range(struct es *es, struct job *j, size_t a, siz
 	if (status == 200) {
 		if (es->failing)
 			es->host->log(es->host, LOG_INFO, 0, "%s: delivering again",
-				      es->hosts[cur]);
+				      es->log_hosts[cur]);
 		es->failing = false;
 		return apply_items(es, j, first, last);
 	}
 	if (status == 401 || status == 403) {
+		mark_redo(j, first, last);
 		es->host->log(
 			es->host, LOG_ERR, 0,
 			"%s: HTTP %ld: Elasticsearch refuses our credentials (%s); check "
 			"Username=/PasswordFile= or ApiKeyFile= and the role's index privileges: "
 			"%.200s",
-			es->hosts[cur], status,
+			es->log_hosts[cur], status,
 			es->auth_header ? "as configured" : "none configured", es->resp.body.data);
 		return RANGE_FATAL;
 	}
@@ -998,10 +1051,10 @@ static enum range_outcome send_range(struct es *es, struct job *j, size_t a, siz
 				es->host->log(es->host, LOG_WARNING, 0,
 					      "%s: HTTP %ld, Retry-After %" PRIu64
 					      " s, backing off",
-					      es->hosts[cur], status, es->resp.retry_after_sec);
+					      es->log_hosts[cur], status, es->resp.retry_after_sec);
 			else
 				es->host->log(es->host, LOG_WARNING, 0, "%s: HTTP %ld, backing off",
-					      es->hosts[cur], status);
+					      es->log_hosts[cur], status);
 		}
 		es->failing = true;
 		return RANGE_RETRY;
@@ -1019,11 +1072,16 @@ static enum range_outcome send_range(struct es *es, struct job *j, size_t a, siz
 		}
 		mid = first + (last - first) / 2;
 		o1 = send_range(es, j, first, mid);
-		if (o1 == RANGE_FATAL)
+		if (o1 == RANGE_FATAL) {
+			mark_redo(j, mid, last);
 			return o1;
+		}
 		o2 = send_range(es, j, mid, last);
-		if (o2 == RANGE_FATAL)
+		if (o2 == RANGE_FATAL) {
+			if (o1 == RANGE_RETRY)
+				mark_redo(j, first, mid);
 			return o2;
+		}
 		/* Half delivered, half not: report the undelivered half as REDO. */
 		if (o1 == RANGE_RETRY && o2 == RANGE_RETRY)
 			return RANGE_RETRY;
@@ -1034,14 +1092,37 @@ static enum range_outcome send_range(struct es *es, struct job *j, size_t a, siz
 		return RANGE_DONE;
 	}
 
-	/* 400 (malformed bulk: our bug) or another 4xx: resending cannot help. */
+	/*
+	 * A redirect (http:// to https://, a login page), 404/405 (a wrong path prefix, a proxy),
+	 * Elasticsearch's own 400 "no handler found for uri" (a wrong path prefix), or another
+	 * status without Elasticsearch's error body: whoever answers, it is not a
+	 * cluster refusing these documents. Pause and keep them; the operator fixes Hosts=.
+	 */
+	if (status != 400 || !es_error_body(&es->resp) ||
+	    strstr(es->resp.body.data, "no handler found")) {
+		char body[121];
+
+		snprintf(body, sizeof(body), "%s", es->resp.body.data ? es->resp.body.data : "");
+		body[strcspn(body, "\r\n")] = 0;
+		mark_redo(j, first, last);
+		es->host->log(es->host, LOG_ERR, 0,
+			      "%s: [" SECTION "] Hosts=%s: HTTP %ld for %s/_bulk is not an "
+			      "Elasticsearch answer%s; check the scheme, port and path prefix of "
+			      "Hosts=. Paused, records kept: '%s'",
+			      loc(es, "Hosts"), es->log_hosts[cur], status, es->log_hosts[cur],
+			      status >= 300 && status < 400 ? " (a redirect, not followed)" : "",
+			      body);
+		return RANGE_FATAL;
+	}
+
+	/* 400 with Elasticsearch's error body: a malformed bulk (our bug); resending cannot help.
+	 */
 	es->host->log(es->host, LOG_ERR, 0,
 		      "%s: HTTP %ld for a _bulk request of %zu documents, dropping them%s%s: "
 		      "%.300s",
-		      es->hosts[cur], status, last - first,
+		      es->log_hosts[cur], status, last - first,
 		      es->dead_letter ? " (see the dead-letter file)" : "",
-		      status == 400 ? "; this is a bug in vigil, please report it" : "",
-		      es->resp.body.data);
+		      "; this is a bug in vigil, please report it", es->resp.body.data);
 	for (size_t i = first; i < last; i++)
 		if (j->it[i].len > 0) {
 			j->results[i] = VIGIL_DROP;
@@ -1072,8 +1153,11 @@ static enum job_outcome job_send(struct es *es, struct job *j)
 			bytes += j->it[b++].len;
 		o = send_range(es, j, a, b);
 		if (o != RANGE_DONE) {
-			/* Ranges after a failed one are not tried: the cluster just refused us. */
-			mark_redo(j, a, j->n);
+			/*
+			 * Ranges after a failed one are not tried: the cluster just refused us.
+			 * RANGE_FATAL set the range's own results (some of it may be in).
+			 */
+			mark_redo(j, o == RANGE_FATAL ? b : a, j->n);
 			if (o == RANGE_FATAL)
 				return JOB_FATAL;
 			return any_done ? JOB_PARTIAL : JOB_RETRY;
@@ -1329,7 +1413,7 @@ static enum vigil_status es_probe(void *instance)
 		if (r == 0 && es->probe_resp.status == 200) {
 			es->host->log(es->host, LOG_INFO, 0,
 				      "%s: reachable and accepting our credentials again",
-				      es->hosts[cur]);
+				      es->log_hosts[cur]);
 			atomic_store(&es->cur_host, cur);
 			pthread_mutex_lock(&es->lock);
 			es->fatal = false;

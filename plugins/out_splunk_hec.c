@@ -34,6 +34,8 @@
 #define GUID_LEN		 36
 #define MAX_IN_FLIGHT		 32
 #define ACKS_PER_POLL		 1000 /* ids asked per /ack request */
+/* Answers in a row that are not HEC's (a proxy, a login page, another service) before FATAL. */
+#define NON_HEC_FATAL 3
 
 /* results[] value of a record sent under an ackId not yet confirmed; never shown to the host. */
 #define RESULT_AWAIT_ACK 0xff
@@ -81,7 +83,11 @@ struct hec {
 	uint32_t *rec;
 	size_t cap_items;
 
+	/* URL= as logged: without user:password@ (http_url_redact()). */
+	char *log_url;
 	bool fatal_logged, warned_no_ack_id, retry_logged;
+	bool acks_disabled; /* /ack answered code 14: the token has acknowledgement off */
+	unsigned non_hec;   /* consecutive answers that were not HEC's */
 	uint64_t warn_window, warn_count;
 
 	/* Shared with the poller thread. */
@@ -237,12 +243,13 @@ static int hec_load_channel(struct hec *h)
 	if (!tmp)
 		return -ENOMEM;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || dprintf(fd, "%s\n", h->channel) < 0 || fsync(fd) < 0 || close(fd) < 0 ||
-	    rename(tmp, path) < 0) {
+	if (fd < 0 || dprintf(fd, "%s\n", h->channel) < 0 || fsync(fd) < 0 ||
+	    close(TAKE_FD(fd)) < 0 || rename(tmp, path) < 0) {
 		int r = -errno;
 
 		if (fd >= 0)
-			(void)unlink(tmp);
+			(void)close(fd); /* dprintf() or fsync() failed: fd is still open */
+		(void)unlink(tmp);
 		/* Not fatal: acknowledgement works within this run all the same. */
 		host->log(host, LOG_WARNING, r, "Cannot save channel to '%s', ignoring: %m", path);
 	}
@@ -276,6 +283,7 @@ struct hec_answer {
 	int64_t code;	       /* -1: absent */
 	int64_t ack_id;	       /* -1: absent */
 	int64_t invalid_event; /* -1: absent */
+	bool hec;	       /* the body is a JSON object with an integer "code": HEC's */
 	char text[128];
 };
 
@@ -291,8 +299,10 @@ static void hec_parse_answer(const struct http_response *resp, struct hec_answer
 		return;
 	if (json_object_is_type(root, json_type_object)) {
 		if (json_object_object_get_ex(root, "code", &v) &&
-		    json_object_is_type(v, json_type_int))
+		    json_object_is_type(v, json_type_int)) {
 			a->code = json_object_get_int64(v);
+			a->hec = true;
+		}
 		if (json_object_object_get_ex(root, "ackId", &v) &&
 		    json_object_is_type(v, json_type_int))
 			a->ack_id = json_object_get_int64(v);
@@ -388,6 +398,61 @@ struct hec_sent {
 	int64_t ack_id;		  /* -1: none */
 };
 
+/*
+ * An answer that is not HEC's: a 2xx without HEC's {"text","code":0} body (a proxy or load
+ * balancer answering for a dead HEC, a login page, URL= on another service's port), or a 3xx or
+ * 4xx without a HEC body. Nothing is known to be indexed: RETRY, and FATAL (paused, records
+ * kept) once it keeps happening, since the configuration must be wrong.
+ */
+static void hec_not_hec(struct hec *h, long st, struct hec_sent *ret)
+{
+	char body[81];
+
+	snprintf(body, sizeof(body), "%s", h->resp.body.data ? h->resp.body.data : "");
+	body[strcspn(body, "\r\n")] = 0;
+	ret->status = VIGIL_RETRY;
+	if (++h->non_hec >= NON_HEC_FATAL) {
+		hec_fatal(h,
+			  "%s: [SplunkHEC] URL=%s: HTTP %ld '%s' is not a Splunk HEC answer, "
+			  "%u times in a row; check that URL= is HEC's port (8088 by default) and "
+			  "that no proxy answers for it. Paused, records kept",
+			  loc(h->host, "URL"), h->log_url, st, body, h->non_hec);
+		ret->status = VIGIL_FATAL;
+		return;
+	}
+	h->host->log(h->host, LOG_WARNING, 0,
+		     "%s: HTTP %ld '%s' is not a Splunk HEC answer (is URL= the HEC base URL?), "
+		     "nothing counts as delivered, will retry",
+		     h->log_url, st, body);
+}
+
+/*
+ * A 2xx with code 0 but no ackId while UseAck=yes: is acknowledgement off for the token? Asks
+ * /ack, which answers 400 code 14 "ACK is disabled" then. Worker thread; uses h->resp.
+ */
+static bool hec_acks_are_disabled(struct hec *h)
+{
+	static const char body[] = "{\"acks\":[0]}";
+	const char *headers[3] = {h->auth_header, h->channel_header, NULL};
+	struct http_request req = {
+		.method = "POST",
+		.url = h->ack_url,
+		.headers = headers,
+		.body = body,
+		.body_size = sizeof(body) - 1,
+		.content_type = "application/json",
+	};
+	struct hec_answer ans;
+
+	if (h->acks_disabled)
+		return true;
+	if (http_perform(h->http, &req, &h->resp) < 0 || h->resp.status != 400)
+		return false;
+	hec_parse_answer(&h->resp, &ans);
+	h->acks_disabled = ans.hec && ans.code == 14;
+	return h->acks_disabled;
+}
+
 /* Items [a, b) as one request. Sets results[] for the settled items. Recurses on 413. */
 static void hec_send(struct hec *h, const struct vigil_batch *batch, uint8_t *results, size_t a,
 		     size_t b, struct hec_sent *ret);
@@ -419,8 +484,8 @@ static void hec_send(struct hec *h, const struct vigil_batch *batch, uint8_t *re
 	r = http_perform(h->http, &req, &h->resp);
 	if (r < 0) {
 		if (!h->retry_logged)
-			h->host->log(h->host, LOG_WARNING, r, "POST %s: %s, will retry",
-				     h->event_url,
+			h->host->log(h->host, LOG_WARNING, r,
+				     "POST %s/services/collector/event: %s, will retry", h->log_url,
 				     h->resp.error[0] ? h->resp.error : "no response");
 		h->retry_logged = true;
 		return;
@@ -429,22 +494,45 @@ static void hec_send(struct hec *h, const struct vigil_batch *batch, uint8_t *re
 	hec_parse_answer(&h->resp, &ans);
 
 	if (st >= 200 && st < 300) {
+		/* Only HEC's own success answer, {"text":"Success","code":0}, means accepted. */
+		if (!ans.hec || ans.code != 0) {
+			hec_not_hec(h, st, ret);
+			return;
+		}
+		h->non_hec = 0;
+		if (h->use_ack && ans.ack_id < 0) {
+			/*
+			 * Accepted, but nothing will ever confirm it is indexed. Only when HEC says
+			 * acknowledgement is off for the token (code 14 on /ack) do records count
+			 * as delivered on acceptance; else send them again.
+			 */
+			if (!hec_acks_are_disabled(h)) {
+				if (!h->retry_logged)
+					h->host->log(
+						h->host, LOG_WARNING, 0,
+						"UseAck=yes but HEC's answer carries no ackId "
+						"while acknowledgement is not off for the token; "
+						"will retry");
+				h->retry_logged = true;
+				return;
+			}
+			if (!h->warned_no_ack_id)
+				h->host->log(
+					h->host, LOG_WARNING, 0,
+					"UseAck=yes but indexer acknowledgement is off for this "
+					"token (HEC code 14 on /ack): records count as delivered "
+					"when HEC accepts them");
+			h->warned_no_ack_id = true;
+		} else if (ans.ack_id >= 0)
+			h->acks_disabled = false;
 		h->fatal_logged = h->retry_logged = false;
 		ret->settled = b - a;
 		ret->status = VIGIL_OK;
 		if (h->use_ack && ans.ack_id >= 0) {
 			ret->ack_id = ans.ack_id;
 			hec_settle(h, results, a, b, RESULT_AWAIT_ACK);
-		} else {
-			if (h->use_ack && !h->warned_no_ack_id) {
-				h->host->log(h->host, LOG_WARNING, 0,
-					     "UseAck=yes but the answer carries no ackId: indexer "
-					     "acknowledgement is off for this token; records count "
-					     "as delivered when HEC accepts them");
-				h->warned_no_ack_id = true;
-			}
+		} else
 			hec_settle(h, results, a, b, VIGIL_DELIVERED);
-		}
 		return;
 	}
 
@@ -504,8 +592,15 @@ static void hec_send(struct hec *h, const struct vigil_batch *batch, uint8_t *re
 			if (ans.invalid_event >= 0 && (uint64_t)ans.invalid_event < b - a) {
 				size_t n = (size_t)ans.invalid_event;
 
-				/* HEC indexed the events before the bad one and none after it. */
-				hec_settle(h, results, a, a + n, VIGIL_DELIVERED);
+				/*
+				 * HEC indexed the events before the bad one and none after it. With
+				 * UseAck=yes nothing confirms the first ones are indexed (this
+				 * answer has no ackId): they go again, after the bad one is
+				 * dropped.
+				 */
+				hec_settle(h, results, a, a + n,
+					   h->use_ack ? VIGIL_REDO : VIGIL_DELIVERED);
+				h->non_hec = 0;
 				results[h->rec[a + n]] = VIGIL_DROP;
 				if (hec_warn_allowed(h))
 					h->host->log(h->host, LOG_WARNING, 0,
@@ -558,8 +653,14 @@ static void hec_send(struct hec *h, const struct vigil_batch *batch, uint8_t *re
 		return;
 	}
 
+	if (!ans.hec) {
+		hec_not_hec(h, st, ret);
+		return;
+	}
+	h->non_hec = 0;
+
 	if (st >= 400) {
-		/* Any other refusal of the whole request: resending cannot help. */
+		/* Any other refusal of the whole request by HEC: resending cannot help. */
 		hec_settle(h, results, a, b, VIGIL_DROP);
 		if (hec_warn_allowed(h))
 			h->host->log(h->host, LOG_WARNING, 0,
@@ -571,17 +672,80 @@ static void hec_send(struct hec *h, const struct vigil_batch *batch, uint8_t *re
 		return;
 	}
 
-	/* 1xx/3xx: not HEC (a redirect to a login page, a wrong URL=). */
-	if (!h->retry_logged)
-		h->host->log(h->host, LOG_WARNING, 0,
-			     "Unexpected HTTP %ld from %s (is URL= the HEC base URL?), will retry",
-			     st, h->event_url);
-	h->retry_logged = true;
+	/* 1xx/3xx with a HEC body: not something HEC sends. */
+	hec_not_hec(h, st, ret);
 }
 
-static int hec_acks_add(struct hec *h, uint64_t id, uint32_t first, uint32_t end,
-			struct hec_batch *b)
+/* Settle the records of ack @k with @v; a batch with no ack left moves to *@done. Lock held. */
+static void hec_ack_resolve(struct hec *h, size_t k, uint8_t v, struct hec_batch **done)
 {
+	struct hec_ack *a = &h->acks[k];
+	struct hec_batch *b = a->batch;
+
+	for (uint32_t i = a->first; i < a->end; i++)
+		if (b->results[i] == RESULT_AWAIT_ACK)
+			b->results[i] = v;
+	h->acks[k] = h->acks[--h->n_acks];
+	if (--b->acks_left > 0)
+		return;
+	for (struct hec_batch **p = &h->batches; *p; p = &(*p)->next)
+		if (*p == b) {
+			*p = b->next;
+			break;
+		}
+	b->next = *done;
+	*done = b;
+}
+
+/* Hand batches settled by hec_ack_resolve() to the host. Lock not held. */
+static void hec_report_done(struct hec *h, struct hec_batch *done)
+{
+	while (done) {
+		struct hec_batch *b = done;
+		unsigned redo = 0;
+
+		done = b->next;
+		for (uint32_t i = 0; i < b->n; i++)
+			redo += b->results[i] == VIGIL_REDO;
+		if (redo)
+			h->host->log(
+				h->host, LOG_WARNING, 0,
+				"%u records of batch %" PRIu64
+				" were not acknowledged (AckTimeoutSec= passed, or HEC restarted "
+				"and reused their ackId), sending them again",
+				redo, b->id);
+		h->host->ack(h->host, b->id, b->results);
+		free(b->results);
+		free(b);
+	}
+}
+
+/*
+ * Wait for ackId @id on records [first, end) of @b. Lock held. HEC numbers ackIds per channel
+ * from 0 again after a restart, and the channel outlives it: an id still pending from before
+ * belongs to events the restart may have lost, and an answer "true" for @id now speaks of the
+ * new events only. So the older one is given up (REDO, moved to *@done) first.
+ */
+static int hec_acks_add(struct hec *h, uint64_t id, uint32_t first, uint32_t end,
+			struct hec_batch *b, struct hec_batch **done)
+{
+	for (size_t k = 0; k < h->n_acks; k++) {
+		struct hec_ack *old = &h->acks[k];
+
+		if (old->id != id)
+			continue;
+		if (old->batch != b) {
+			hec_ack_resolve(h, k, VIGIL_REDO, done);
+			break;
+		}
+		/* Of the batch being added (not yet published): settle it in place. */
+		for (uint32_t i = old->first; i < old->end; i++)
+			if (b->results[i] == RESULT_AWAIT_ACK)
+				b->results[i] = VIGIL_REDO;
+		h->acks[k] = h->acks[--h->n_acks];
+		b->acks_left--;
+		break;
+	}
 	if (h->n_acks == h->cap_acks) {
 		size_t cap = h->cap_acks ? h->cap_acks * 2 : 64;
 		struct hec_ack *a = realloc(h->acks, cap * sizeof(*a));
@@ -604,6 +768,7 @@ static enum vigil_status hec_emit(void *instance, const struct vigil_batch *batc
 		uint32_t first, end;
 	} *acks = NULL;
 	size_t n_items = 0, n_acks = 0, a;
+	struct hec_batch *done = NULL;
 	bool settled_any = false;
 	enum vigil_status stop = VIGIL_OK;
 	_cleanup_free_ void *acks_mem = NULL;
@@ -689,11 +854,12 @@ static enum vigil_status hec_emit(void *instance, const struct vigil_batch *batc
 
 		pthread_mutex_lock(&h->lock);
 		for (size_t k = 0; k < n_acks && r >= 0; k++)
-			r = hec_acks_add(h, acks[k].id, acks[k].first, acks[k].end, hb);
+			r = hec_acks_add(h, acks[k].id, acks[k].first, acks[k].end, hb, &done);
 		if (r < 0) {
-			/* Undo: the batch is not published. */
+			/* Undo: the batch is not published (its acks are the last ones added). */
 			h->n_acks -= hb->acks_left;
 			pthread_mutex_unlock(&h->lock);
+			hec_report_done(h, done);
 			free(hb->results);
 			free(hb);
 			for (uint32_t i = 0; i < batch->n_records; i++)
@@ -706,28 +872,13 @@ static enum vigil_status hec_emit(void *instance, const struct vigil_batch *batc
 		pthread_cond_signal(&h->cond);
 		pthread_mutex_unlock(&h->lock);
 	}
+	if (done) {
+		hec_report_done(h, done);
+		pthread_mutex_lock(&h->lock);
+		pthread_cond_broadcast(&h->drained);
+		pthread_mutex_unlock(&h->lock);
+	}
 	return VIGIL_PENDING;
-}
-
-/* Settle the records of ack @k with @v; a batch with no ack left moves to *@done. Lock held. */
-static void hec_ack_resolve(struct hec *h, size_t k, uint8_t v, struct hec_batch **done)
-{
-	struct hec_ack *a = &h->acks[k];
-	struct hec_batch *b = a->batch;
-
-	for (uint32_t i = a->first; i < a->end; i++)
-		if (b->results[i] == RESULT_AWAIT_ACK)
-			b->results[i] = v;
-	h->acks[k] = h->acks[--h->n_acks];
-	if (--b->acks_left > 0)
-		return;
-	for (struct hec_batch **p = &h->batches; *p; p = &(*p)->next)
-		if (*p == b) {
-			*p = b->next;
-			break;
-		}
-	b->next = *done;
-	*done = b;
 }
 
 /* Ask HEC about up to ACKS_PER_POLL ackIds; apply the answer and the timeouts. Lock held. */
@@ -766,18 +917,21 @@ static void hec_poll_once(struct hec *h, struct http_response *resp)
 			root = json_tokener_parse(resp->body.data);
 		if (!root || !json_object_object_get_ex(root, "acks", &acks) ||
 		    !json_object_is_type(acks, json_type_object)) {
-			if (!h->poll_failing)
-				h->host->log(h->host, LOG_WARNING, r,
-					     "Polling %s failed (%s), will retry; records not "
-					     "acknowledged within AckTimeoutSec= are sent again",
-					     h->ack_url,
-					     r < 0 ? resp->error
-						   : (resp->body.data ? resp->body.data : "?"));
+			if (!h->poll_failing && r != -ECANCELED) /* -ECANCELED: fini() */
+				h->host->log(
+					h->host, LOG_WARNING, r,
+					"Polling %s/services/collector/ack failed (%s), will "
+					"retry; records not acknowledged within AckTimeoutSec= "
+					"are sent again",
+					h->log_url,
+					r < 0 ? resp->error
+					      : (resp->body.data ? resp->body.data : "?"));
 			h->poll_failing = true;
 			json_object_put(root);
 			root = NULL;
 		} else if (h->poll_failing) {
-			h->host->log(h->host, LOG_INFO, 0, "Polling %s works again", h->ack_url);
+			h->host->log(h->host, LOG_INFO, 0,
+				     "Polling %s/services/collector/ack works again", h->log_url);
 			h->poll_failing = false;
 		}
 		pthread_mutex_lock(&h->lock);
@@ -817,23 +971,7 @@ static void hec_poll_once(struct hec *h, struct http_response *resp)
 	if (!done)
 		return;
 	pthread_mutex_unlock(&h->lock);
-	while (done) {
-		struct hec_batch *b = done;
-		unsigned redo = 0;
-
-		done = b->next;
-		for (uint32_t i = 0; i < b->n; i++)
-			redo += b->results[i] == VIGIL_REDO;
-		if (redo)
-			h->host->log(h->host, LOG_WARNING, 0,
-				     "%u records of batch %" PRIu64
-				     " were not acknowledged within AckTimeoutSec=, sending them "
-				     "again",
-				     redo, b->id);
-		h->host->ack(h->host, b->id, b->results);
-		free(b->results);
-		free(b);
-	}
+	hec_report_done(h, done);
 	pthread_mutex_lock(&h->lock);
 	pthread_cond_broadcast(&h->drained);
 }
@@ -890,15 +1028,21 @@ static enum vigil_status hec_probe(void *instance)
 {
 	struct hec *h = instance;
 	struct http_request req = {.method = "GET", .url = h->health_url};
+	struct hec_answer ans;
 	int r;
 
 	/* The operator may have fixed the token file: take it as it is now. */
 	if (hec_read_token(h) < 0)
 		return VIGIL_FATAL;
 	r = http_perform(h->http, &req, &h->resp);
-	if (r < 0 || h->resp.status != 200) {
-		h->host->log(h->host, LOG_DEBUG, r, "HEC health check %s: %s", h->health_url,
-			     r < 0 ? h->resp.error : "not healthy");
+	if (r >= 0)
+		hec_parse_answer(&h->resp, &ans);
+	/* HEC's own "HEC is healthy" (code 17), not a proxy's 200. */
+	if (r < 0 || h->resp.status != 200 || !ans.hec) {
+		h->host->log(h->host, LOG_DEBUG, r, "HEC health check %s: %s", h->log_url,
+			     r < 0		     ? h->resp.error
+			     : h->resp.status != 200 ? "not healthy"
+						     : "not a Splunk HEC answer");
 		return VIGIL_RETRY;
 	}
 	/* fatal_logged stays set until a request succeeds: a token still refused is not logged
@@ -915,6 +1059,9 @@ static void hec_free(struct hec *h)
 		h->stop = true;
 		pthread_cond_broadcast(&h->cond);
 		pthread_mutex_unlock(&h->lock);
+		/* A poll under way is cut short (within ~1 s) rather than waited for (TimeoutSec=).
+		 */
+		http_client_abort(h->ack_http);
 		(void)pthread_join(h->thread, NULL);
 	}
 	/* Batches still waiting are not acked: the host settles them at shutdown (spool). */
@@ -935,6 +1082,7 @@ static void hec_free(struct hec *h)
 	}
 	free(h->token_file);
 	free(h->event_url);
+	free(h->log_url);
 	free(h->ack_url);
 	free(h->health_url);
 	free(h->channel_header);
@@ -1011,7 +1159,8 @@ static int hec_urls(struct hec *h, const char *url)
 		h->ack_url = NULL;
 	if (asprintf(&h->health_url, "%s/services/collector/health", base) < 0)
 		h->health_url = NULL;
-	if (!h->event_url || !h->ack_url || !h->health_url)
+	h->log_url = http_url_redact(base);
+	if (!h->event_url || !h->ack_url || !h->health_url || !h->log_url)
 		return -ENOMEM;
 	return 0;
 }
@@ -1057,11 +1206,14 @@ static int hec_init(const struct vigil_host *host, void **ret)
 		return host->log(host, LOG_ERR, EINVAL,
 				 "%s: [SplunkHEC] URL= is required (e.g. https://splunk:8088)",
 				 strempty(host->cfg_location(host, "Output", "Plugin")));
-	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+		_cleanup_free_ char *shown = http_url_redact(url);
+
 		return host->log(host, LOG_ERR, EINVAL,
 				 "%s: [SplunkHEC] URL='%s' is invalid, expected http:// or "
 				 "https://host:port",
-				 loc(host, "URL"), url);
+				 loc(host, "URL"), strempty(shown));
+	}
 
 	v = host->cfg_get(host, SECTION, "TokenFile");
 	if (isempty(v))
@@ -1158,7 +1310,7 @@ static int hec_init(const struct vigil_host *host, void **ret)
 			return host->log(host, LOG_ERR, r, "Cannot start the ack poller: %m");
 		h->thread_started = true;
 	}
-	host->log(host, LOG_DEBUG, 0, "HEC %s, channel %s, acknowledgement %s", h->event_url,
+	host->log(host, LOG_DEBUG, 0, "HEC %s, channel %s, acknowledgement %s", h->log_url,
 		  h->channel, h->use_ack ? "on" : "off");
 
 	*ret = TAKE_PTR(h);

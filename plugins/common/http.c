@@ -208,6 +208,29 @@ void http_client_abort(struct http_client *c)
 		atomic_store(&c->aborted, true);
 }
 
+char *http_url_redact(const char *url)
+{
+	const char *auth, *end, *at;
+	char *s;
+
+	if (!url)
+		return NULL;
+	auth = strstr(url, "://");
+	auth = auth ? auth + 3 : url;
+	/* The authority ends at the first '/', '?' or '#'; userinfo is what precedes its last '@'.
+	 */
+	end = auth + strcspn(auth, "/?#");
+	at = NULL;
+	for (const char *p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (!at)
+		return strdup(url);
+	if (asprintf(&s, "%.*s%s", (int)(auth - url), url, at + 1) < 0)
+		return NULL;
+	return s;
+}
+
 int http_read_secret(const struct vigil_host *host, const char *path, char **ret)
 {
 	_cleanup_close_ int fd = -1;

@@ -52,6 +52,12 @@ void http_client_abort(struct http_client *c);
  */
 int http_read_secret(const struct vigil_host *host, const char *path, char **ret);
 
+/*
+ * @url without its userinfo ("https://user:pass@host/x" → "https://host/x"), for logs: a URL as
+ * the operator wrote it may carry a password. Returns a malloc'ed string, NULL on ENOMEM.
+ */
+char *http_url_redact(const char *url);
+
 /* One request. Headers are "Name: value" strings, NULL-terminated list, may be NULL. */
 struct http_request {
 	const char *method; /* "POST", "GET", ... */

@@ -785,6 +785,138 @@ static bool has_ack(uint64_t id, struct recs *rs)
 	return fake_host_wait_ack(cur_fh, id, rs->results, rs->n, 0) == 0;
 }
 
+TEST(non_es_answers_pause_and_keep_the_records)
+{
+	struct fake_host *fh = host_new();
+	struct recs rs = {};
+	struct json_object *docs;
+	char dl[128], hosts[192];
+	char *text;
+	void *inst;
+
+	/* http:// answered by a redirect to https://: paused (FATAL), records kept. */
+	reset();
+	snprintf(dl, sizeof(dl), "%s/dead-non-es.jsonl", dir);
+	unlink(dl);
+	fake_host_set(fh, "Elasticsearch", "DeadLetterFile", dl);
+	inst = init_ok(fh);
+	recs_add(&rs, "process_exec", 1, T_2026);
+	recs_add(&rs, "process_exec", 2, T_2026);
+	json_object_put(ctl("/_fake/config", "{\"non_es_status\":301,\"non_es_count\":1}"));
+	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_OK);
+	ASSERT_TRUE(last_pending);
+	ASSERT_TRUE(all_results(&rs, VIGIL_REDO));
+	ASSERT_CONTAINS(fake_host_logs(fh), "HTTP 301");
+	ASSERT_CONTAINS(fake_host_logs(fh), "not an Elasticsearch answer");
+	ASSERT_CONTAINS(fake_host_logs(fh), "test.conf:1: [Elasticsearch] Hosts=");
+	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_FATAL);
+	/* Nothing went to the dead letter. */
+	text = slurp(dl);
+	ASSERT_TRUE(!text || !*text);
+	free(text);
+	/* Fixed: probe() resumes and the same records are delivered. */
+	ASSERT_EQ(plugin->probe(inst), VIGIL_OK);
+	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_OK);
+	ASSERT_TRUE(all_results(&rs, VIGIL_DELIVERED));
+	docs = ctl("/_fake/docs", NULL);
+	ASSERT_EQ(json_object_object_length(J(docs, "vigil-2026.11.21")), 2);
+	json_object_put(docs);
+
+	/* A proxy's 404 page (after a success: emit() answers it synchronously). */
+	json_object_put(ctl("/_fake/config", "{\"non_es_status\":404,\"non_es_count\":1}"));
+	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_OK);
+	ASSERT_TRUE(all_results(&rs, VIGIL_REDO));
+	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_FATAL);
+	plugin->fini(inst);
+	fake_host_free(fh);
+
+	/* A wrong path prefix: Elasticsearch's own 405 for /a/b/_bulk, with its error body. */
+	reset();
+	fh = fake_host_new("es-test");
+	snprintf(hosts, sizeof(hosts), "%s/a/b", base_url);
+	fake_host_set(fh, "Elasticsearch", "Hosts", hosts);
+	fake_host_set(fh, "Elasticsearch", "DeadLetterFile", dl);
+	inst = init_ok(fh);
+	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_OK);
+	ASSERT_TRUE(all_results(&rs, VIGIL_REDO));
+	ASSERT_CONTAINS(fake_host_logs(fh), "HTTP 405");
+	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_FATAL);
+	text = slurp(dl);
+	ASSERT_TRUE(!text || !*text);
+	free(text);
+	plugin->fini(inst);
+	fake_host_free(fh);
+}
+
+TEST(item_403_pauses_instead_of_dropping)
+{
+	struct fake_host *fh = host_new();
+	struct recs rs = {};
+	char cfg[256], id1[33], dl[128];
+	struct json_object *docs;
+	char *text;
+	void *inst;
+
+	reset();
+	snprintf(dl, sizeof(dl), "%s/dead-403.jsonl", dir);
+	unlink(dl);
+	fake_host_set(fh, "Elasticsearch", "DeadLetterFile", dl);
+	inst = init_ok(fh);
+	for (int i = 0; i < 3; i++)
+		recs_add(&rs, "process_exec", 40 + i, T_2026);
+	id_of(&rs.r[1], id1);
+	snprintf(cfg, sizeof(cfg), "{\"item_status_ids\":{\"%s\":403}}", id1);
+	json_object_put(ctl("/_fake/config", cfg));
+	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_OK);
+	ASSERT_EQ(rs.results[0], VIGIL_DELIVERED);
+	ASSERT_EQ(rs.results[1], VIGIL_REDO);
+	ASSERT_EQ(rs.results[2], VIGIL_DELIVERED);
+	ASSERT_CONTAINS(fake_host_logs(fh), "security_exception");
+	ASSERT_CONTAINS(fake_host_logs(fh), "Paused, records kept");
+	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_FATAL);
+	text = slurp(dl);
+	ASSERT_TRUE(!text || !*text);
+	free(text);
+	/* The role is fixed: after probe() the kept record goes in. */
+	json_object_put(ctl("/_fake/config", "{\"item_status_ids\":{}}"));
+	ASSERT_EQ(plugin->probe(inst), VIGIL_OK);
+	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_OK);
+	ASSERT_TRUE(all_results(&rs, VIGIL_DELIVERED));
+	docs = ctl("/_fake/docs", NULL);
+	ASSERT_EQ(json_object_object_length(J(docs, "vigil-2026.11.21")), 3);
+	json_object_put(docs);
+	plugin->fini(inst);
+	fake_host_free(fh);
+}
+
+TEST(userinfo_in_hosts_is_never_logged)
+{
+	struct fake_host *fh = fake_host_new("es-test");
+	struct recs rs = {};
+	char hosts[192];
+	void *inst;
+
+	reset();
+	snprintf(hosts, sizeof(hosts), "http://vigil:s3cr3tpw@%s", base_url + strlen("http://"));
+	fake_host_set(fh, "Elasticsearch", "Hosts", hosts);
+	inst = init_ok(fh);
+	recs_add(&rs, "process_exec", 1, T_2026);
+	json_object_put(ctl("/_fake/config", "{\"fail_status\":503,\"fail_count\":1}"));
+	ASSERT_EQ(recs_emit(inst, &rs), VIGIL_OK);
+	ASSERT_EQ(rs.results[0], VIGIL_REDO);
+	ASSERT_CONTAINS(fake_host_logs(fh), base_url);
+	ASSERT_NULL(strstr(fake_host_logs(fh), "s3cr3tpw"));
+	plugin->fini(inst);
+	fake_host_free(fh);
+
+	fh = fake_host_new("es-test");
+	fake_host_set(fh, "Elasticsearch", "Hosts", "vigil:s3cr3tpw@es1:9200");
+	ASSERT_TRUE(plugin->init(&fh->host, &inst) < 0);
+	ASSERT_CONTAINS(fake_host_logs(fh), "Hosts=es1:9200");
+	ASSERT_NULL(strstr(fake_host_logs(fh), "s3cr3tpw"));
+	fake_host_free(fh);
+}
+
 TEST(batches_in_flight_acked_in_order)
 {
 	struct fake_host *fh = host_new();

@@ -41,9 +41,15 @@ Control API (never authenticated):
       delay_ms: int                       each /_bulk request waits this long before it is
                                           handled (lets a client pile up requests in flight)
       retry_after: int                    Retry-After seconds sent with those
+      non_es_status: int, non_es_count: int  the next non_es_count requests to /_bulk are answered
+                                          by something that is not Elasticsearch (a proxy, a
+                                          plain-HTTP port redirecting to HTTPS): that status with
+                                          an HTML page (and a Location: https://... for 3xx)
       item_429_every: k                   every k-th item of a request (1-based) gets 429
       item_status_ids: {"<_id>": status}  items with that _id fail with status (400: mapper_
-                                          parsing_exception, 429, 5xx: unavailable_shards)
+                                          parsing_exception, 429, 5xx: unavailable_shards,
+                                          401/403: security_exception, as for a role without
+                                          privileges on the document's index)
       user, password, api_key             credentials (api_key: the base64 "id:key" form)
       max_body: bytes                     413 above this (0: no limit)
       data_streams: [names], pipelines: [names]
@@ -286,6 +292,25 @@ class Handler(BaseHTTPRequestHandler):
             delay = STATE["knobs"].get("delay_ms", 0)
         if delay:
             time.sleep(delay / 1000.0)
+        with LOCK:
+            k = STATE["knobs"]
+            non_es = k.get("non_es_count", 0) > 0
+            if non_es:
+                k["non_es_count"] -= 1
+                non_es_status = int(k.get("non_es_status", 301))
+        if non_es:
+            log["status"] = non_es_status
+            with LOCK:
+                STATE["requests"].append(log)
+            page = b"<html><body><h1>Moved</h1>Please use HTTPS</body></html>"
+            self.send_response(non_es_status)
+            if 300 <= non_es_status < 400:
+                self.send_header("Location", "https://127.0.0.1:9243" + self.path)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return
         # Injected whole-request failures come first (a busy coordinating node).
         with LOCK:
             k = STATE["knobs"]
@@ -430,6 +455,13 @@ class Handler(BaseHTTPRequestHandler):
                         e = err("mapper_parsing_exception", "failed to parse field [process] of type [keyword] in document with id '%s'" % _id)
                     elif st == 429:
                         e = err("es_rejected_execution_exception", "rejected execution of primary operation")
+                    elif st in (401, 403):
+                        e = err(
+                            "security_exception",
+                            "action [indices:data/write/bulk[s]] is unauthorized for user [vigil] with "
+                            "effective roles [vigil_writer] on indices [%s], this action is granted by the "
+                            "index privileges [create_doc,create,index,write,all]" % index,
+                        )
                     else:
                         e = err("unavailable_shards_exception", "[%s][0] primary shard is not active Timeout: [1m]" % index)
                     item = fail(st, e)

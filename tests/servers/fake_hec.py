@@ -43,6 +43,16 @@ Failure knobs (POST /_fake/config with a JSON object; keys are merged into the c
   max_content_length: bytes (default 1000000, the Splunk default of old releases)
   ack_delay: seconds before an ackId becomes true (default 0); ack_never: true
   unhealthy: true
+  non_hec: N         the next N event requests get what a proxy or another service on the
+                     port would send: non_hec_status (default 200) with an HTML page, no HEC body
+                     (nothing is indexed); non_hec_health: true makes the health endpoint do it
+  no_ack_id: N       the next N event requests of an acknowledgement token are indexed and
+                     answered {"text":"Success","code":0} without "ackId" (a misbehaving
+                     front end)
+  restart: true      a Splunk restart: the ack state of every channel is lost and ackIds start
+                     again from 0 (events stay stored); not kept as a knob
+  ack_hang: seconds  /ack requests wait that long before answering (logged at once in
+                     /_fake/requests with status null)
 Inspection: GET /_fake/events -> {"events":[the stored event objects, as received]},
 GET /_fake/requests -> {"requests":[{"method","path","status","code","gzip","n_events",
 "channel","auth"}...]}, POST /_fake/reset [JSON object] clears events, requests and ack
@@ -80,6 +90,11 @@ class State:
             "ack_delay": 0.0,
             "ack_never": False,
             "unhealthy": False,
+            "non_hec": 0,
+            "non_hec_status": 200,
+            "non_hec_health": False,
+            "no_ack_id": 0,
+            "ack_hang": 0,
         }
 
     def __init__(self):
@@ -130,6 +145,15 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
         return status, code
+
+    def html(self, status):
+        body = b"<html><head><title>Login</title></head><body>Please log in</body></html>"
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        return status, None
 
     def hec(self, status, text, code, **extra):
         obj = {"text": text, "code": code}
@@ -183,7 +207,10 @@ class Handler(BaseHTTPRequestHandler):
         if url.path in ("/services/collector/health", "/services/collector/health/1.0"):
             with STATE.lock:
                 bad = STATE.cfg["unhealthy"]
-            if bad:
+                non_hec = STATE.cfg["non_hec_health"]
+            if non_hec:
+                st, code = self.html(200)
+            elif bad:
                 st, code = self.hec(503, "HEC is unhealthy, queues are full", 18)
             else:
                 st, code = self.hec(200, "HEC is healthy", 17)
@@ -197,7 +224,10 @@ class Handler(BaseHTTPRequestHandler):
         raw = self.read_body()
         if url.path == "/_fake/config":
             with STATE.lock:
-                STATE.cfg.update(json.loads(raw or b"{}"))
+                cfg = json.loads(raw or b"{}")
+                if cfg.pop("restart", False):
+                    STATE.channels.clear()
+                STATE.cfg.update(cfg)
             return self.reply(200, {"ok": True})
         if url.path == "/_fake/reset":
             with STATE.lock:
@@ -238,6 +268,12 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(2)
             return
 
+        with STATE.lock:
+            non_hec = cfg["non_hec"] > 0
+            if non_hec:
+                cfg["non_hec"] -= 1
+        if non_hec:
+            return done(*self.html(cfg["non_hec_status"]))
         tok, err = self.auth()
         if err:
             return done(*self.hec(*err))
@@ -307,7 +343,11 @@ class Handler(BaseHTTPRequestHandler):
         if fail:
             return done(*self.hec(400, fail[1], fail[2], **{"invalid-event-number": fail[0]}),
                         n=len(good))
-        if tok.get("ack"):
+        with STATE.lock:
+            no_ack_id = cfg["no_ack_id"] > 0
+            if no_ack_id:
+                cfg["no_ack_id"] -= 1
+        if tok.get("ack") and not no_ack_id:
             with STATE.lock:
                 c = STATE.channels.setdefault(ch, {"next": 0, "pending": {}})
                 ack_id = c["next"]
@@ -319,6 +359,11 @@ class Handler(BaseHTTPRequestHandler):
     # --- /services/collector/ack --------------------------------------------------------
     def ack(self, query, raw):
         ch = self.channel(query)
+        with STATE.lock:
+            hang = STATE.cfg["ack_hang"]
+        if hang:
+            self.record(None, None, channel=ch, hanging=True)
+            time.sleep(hang)
         tok, err = self.auth()
         if err:
             st, code = self.hec(*err)

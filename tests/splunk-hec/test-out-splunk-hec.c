@@ -614,14 +614,15 @@ TEST(acks_with_partial_failure_settle_each_part)
 	uint8_t res[MAX_RECS], acked[MAX_RECS];
 	void *inst = NULL;
 
-	/* Event 1 is bad: 0 indexed (no ackId for it), 1 dropped, 2 and 3 sent again. */
+	/* Event 1 is bad: 0 indexed (no ackId for it: REDO), 1 dropped, 2 and 3 sent again. */
 	FAKE_RESET("{\"tokens\":{\"" ACK_TOKEN "\":{\"ack\":true}},\"bad_event\":1}");
 	fake_host_set(fh, "SplunkHEC", "UseAck", "yes");
 	fake_host_set(fh, "SplunkHEC", "AckPollIntervalSec", "100ms");
 	recs_make(&rs, 4);
 	ASSERT_OK(plugin->init(&fh->host, &inst));
 	ASSERT_EQ(emit(inst, &rs, 1, res), VIGIL_OK);
-	ASSERT_EQ(res[0], VIGIL_DELIVERED);
+	/* HEC indexed event 0, but without an ackId nothing confirms it: sent again. */
+	ASSERT_EQ(res[0], VIGIL_REDO);
 	ASSERT_EQ(res[1], VIGIL_DROP);
 	ASSERT_EQ(res[2], VIGIL_REDO);
 	ASSERT_EQ(res[3], VIGIL_REDO);
@@ -763,6 +764,197 @@ TEST(url_with_endpoint_path_is_accepted)
 	plugin->fini(inst);
 	recs_done(&rs);
 	fake_host_free(fh);
+}
+
+static size_t count_events(void)
+{
+	struct json_object *root, *evs = fake_get("events", &root);
+	size_t n = evs ? json_object_array_length(evs) : (size_t)-1;
+
+	json_object_put(root);
+	return n;
+}
+
+TEST(non_hec_answers_are_never_delivered_and_turn_fatal)
+{
+	char tok[256];
+	struct fake_host *fh = new_host(TOKEN, tok, sizeof(tok));
+	struct recs rs;
+	uint8_t res[MAX_RECS];
+	void *inst = NULL;
+
+	/* A proxy answering 200 with an HTML page for a dead HEC: not delivered. */
+	FAKE_RESET("{\"tokens\":{\"" TOKEN "\":{}},\"non_hec\":3}");
+	recs_make(&rs, 3);
+	ASSERT_OK(plugin->init(&fh->host, &inst));
+	ASSERT_EQ(emit(inst, &rs, 1, res), VIGIL_RETRY);
+	ASSERT_CONTAINS(fake_host_logs(fh), "HTTP 200 '<html>");
+	ASSERT_CONTAINS(fake_host_logs(fh), "not a Splunk HEC answer");
+	ASSERT_EQ(emit(inst, &rs, 2, res), VIGIL_RETRY);
+	/* It keeps happening: the configuration is wrong, pause (records kept). */
+	ASSERT_EQ(emit(inst, &rs, 3, res), VIGIL_FATAL);
+	ASSERT_CONTAINS(fake_host_logs(fh), "test.conf:1: [SplunkHEC] URL=");
+	ASSERT_EQ(count_events(), 0);
+	/* probe() wants HEC's own health answer, not any 200. */
+	FAKE_RESET("{\"non_hec_health\":true}");
+	ASSERT_NE(plugin->probe(inst), VIGIL_OK);
+	FAKE_RESET(NULL);
+	ASSERT_EQ(plugin->probe(inst), VIGIL_OK);
+	ASSERT_EQ(emit(inst, &rs, 4, res), VIGIL_OK);
+	for (unsigned i = 0; i < 3; i++)
+		ASSERT_EQ(res[i], VIGIL_DELIVERED);
+	ASSERT_EQ(count_events(), 3);
+
+	/* A 404 page (a wrong path prefix): retried, never dropped. */
+	FAKE_RESET("{\"non_hec\":1,\"non_hec_status\":404}");
+	ASSERT_EQ(emit(inst, &rs, 5, res), VIGIL_RETRY);
+	ASSERT_EQ(count_events(), 0);
+	ASSERT_EQ(emit(inst, &rs, 6, res), VIGIL_OK);
+	ASSERT_EQ(res[0], VIGIL_DELIVERED);
+	ASSERT_EQ(count_events(), 3);
+	plugin->fini(inst);
+	recs_done(&rs);
+	fake_host_free(fh);
+}
+
+TEST(use_ack_without_ack_id_retries_unless_acks_are_off)
+{
+	char tok[256];
+	struct fake_host *fh = new_host(ACK_TOKEN, tok, sizeof(tok));
+	struct recs rs;
+	uint8_t res[MAX_RECS], acked[MAX_RECS];
+	void *inst = NULL;
+
+	/* An answer without ackId while the token has acknowledgement on: not delivered. */
+	FAKE_RESET("{\"tokens\":{\"" ACK_TOKEN "\":{\"ack\":true}},\"no_ack_id\":1}");
+	fake_host_set(fh, "SplunkHEC", "UseAck", "yes");
+	fake_host_set(fh, "SplunkHEC", "AckPollIntervalSec", "100ms");
+	recs_make(&rs, 2);
+	ASSERT_OK(plugin->init(&fh->host, &inst));
+	ASSERT_EQ(emit(inst, &rs, 1, res), VIGIL_RETRY);
+	ASSERT_CONTAINS(fake_host_logs(fh), "carries no ackId");
+	fake_host_expect(fh, 2, 2);
+	ASSERT_EQ(emit(inst, &rs, 2, res), VIGIL_PENDING);
+	ASSERT_OK(fake_host_wait_ack(fh, 2, acked, 2, WAIT_MS));
+	ASSERT_EQ(acked[0], VIGIL_DELIVERED);
+	ASSERT_EQ(acked[1], VIGIL_DELIVERED);
+
+	/* The token has acknowledgement off: HEC says so on /ack (code 14), records count. */
+	FAKE_RESET("{\"tokens\":{\"" ACK_TOKEN "\":{\"ack\":false}}}");
+	ASSERT_EQ(emit(inst, &rs, 3, res), VIGIL_OK);
+	ASSERT_EQ(res[0], VIGIL_DELIVERED);
+	ASSERT_EQ(res[1], VIGIL_DELIVERED);
+	ASSERT_CONTAINS(fake_host_logs(fh), "code 14");
+	ASSERT_EQ(count_events(), 2);
+	plugin->fini(inst);
+	recs_done(&rs);
+	fake_host_free(fh);
+}
+
+TEST(ack_id_reused_after_splunk_restart_redoes_the_old_batch)
+{
+	char tok[256];
+	struct fake_host *fh = new_host(ACK_TOKEN, tok, sizeof(tok));
+	struct recs rs;
+	uint8_t res[MAX_RECS], acked[MAX_RECS];
+	void *inst = NULL;
+	char *r;
+
+	/* Batch 1 gets ackId 0 and is never indexed: Splunk restarts and loses it. */
+	FAKE_RESET("{\"tokens\":{\"" ACK_TOKEN "\":{\"ack\":true}},\"ack_never\":true}");
+	fake_host_set(fh, "SplunkHEC", "UseAck", "yes");
+	fake_host_set(fh, "SplunkHEC", "AckPollIntervalSec", "100ms");
+	recs_make(&rs, 2);
+	ASSERT_OK(plugin->init(&fh->host, &inst));
+	fake_host_expect(fh, 1, 2);
+	ASSERT_EQ(emit(inst, &rs, 1, res), VIGIL_PENDING);
+	r = fake_call("POST", "/_fake/config", "{\"restart\":true,\"ack_never\":false}");
+	ASSERT_NOT_NULL(r);
+	free(r);
+	/* Batch 2 gets ackId 0 again, on the same channel, and is indexed. */
+	fake_host_expect(fh, 2, 2);
+	ASSERT_EQ(emit(inst, &rs, 2, res), VIGIL_PENDING);
+	memset(acked, 0xee, sizeof(acked));
+	ASSERT_OK(fake_host_wait_ack(fh, 1, acked, 2, WAIT_MS));
+	ASSERT_EQ(acked[0], VIGIL_REDO);
+	ASSERT_EQ(acked[1], VIGIL_REDO);
+	memset(acked, 0xee, sizeof(acked));
+	ASSERT_OK(fake_host_wait_ack(fh, 2, acked, 2, WAIT_MS));
+	ASSERT_EQ(acked[0], VIGIL_DELIVERED);
+	ASSERT_EQ(acked[1], VIGIL_DELIVERED);
+	ASSERT_CONTAINS(fake_host_logs(fh), "reused their ackId");
+	plugin->fini(inst);
+	recs_done(&rs);
+	fake_host_free(fh);
+}
+
+static bool ack_request_hanging(void)
+{
+	struct json_object *rroot, *reqs = fake_get("requests", &rroot), *v;
+	bool found = false;
+
+	for (size_t i = 0; reqs && i < json_object_array_length(reqs); i++)
+		if (json_object_object_get_ex(json_object_array_get_idx(reqs, i), "hanging", &v))
+			found = true;
+	json_object_put(rroot);
+	return found;
+}
+
+TEST(fini_cuts_a_hanging_ack_poll_short)
+{
+	char tok[256];
+	struct fake_host *fh = new_host(ACK_TOKEN, tok, sizeof(tok));
+	struct timespec t0, t1;
+	struct recs rs;
+	uint8_t res[MAX_RECS];
+	void *inst = NULL;
+	int i;
+
+	/* /ack answers after 60 s; TimeoutSec= would wait 120 s. */
+	FAKE_RESET("{\"tokens\":{\"" ACK_TOKEN "\":{\"ack\":true}},\"ack_hang\":60}");
+	fake_host_set(fh, "SplunkHEC", "UseAck", "yes");
+	fake_host_set(fh, "SplunkHEC", "AckPollIntervalSec", "100ms");
+	fake_host_set(fh, "SplunkHEC", "TimeoutSec", "120s");
+	recs_make(&rs, 1);
+	ASSERT_OK(plugin->init(&fh->host, &inst));
+	fake_host_expect(fh, 1, 1);
+	ASSERT_EQ(emit(inst, &rs, 1, res), VIGIL_PENDING);
+	for (i = 0; i < WAIT_MS / 50 && !ack_request_hanging(); i++)
+		usleep(50000);
+	ASSERT_TRUE(ack_request_hanging());
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	plugin->fini(inst);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* Not a speed test: only that fini() did not sit out the 60 s request. */
+	ASSERT_TRUE(t1.tv_sec - t0.tv_sec < 30);
+	FAKE_RESET(NULL);
+	recs_done(&rs);
+	fake_host_free(fh);
+}
+
+TEST(userinfo_in_url_is_never_logged)
+{
+	char tok[256], url[128];
+	struct fake_host *fh = new_host(TOKEN, tok, sizeof(tok));
+	struct recs rs;
+	uint8_t res[MAX_RECS];
+	void *inst = NULL;
+
+	FAKE_RESET("{\"tokens\":{\"" TOKEN "\":{}},\"non_hec\":1}");
+	snprintf(url, sizeof(url), "http://vigil:s3cr3tpw@127.0.0.1:%d", fake_port);
+	fake_host_set(fh, "SplunkHEC", "URL", url);
+	recs_make(&rs, 1);
+	ASSERT_OK(plugin->init(&fh->host, &inst));
+	ASSERT_EQ(emit(inst, &rs, 1, res), VIGIL_RETRY);
+	ASSERT_CONTAINS(fake_host_logs(fh), "not a Splunk HEC answer");
+	ASSERT_CONTAINS(fake_host_logs(fh), "http://127.0.0.1:");
+	ASSERT_NULL(strstr(fake_host_logs(fh), "s3cr3tpw"));
+	plugin->fini(inst);
+	recs_done(&rs);
+	fake_host_free(fh);
+
+	expect_config_error("URL", "vigil:s3cr3tpw@splunk:8088",
+			    "test.conf:3: [SplunkHEC] URL='splunk:8088' is invalid");
 }
 
 int main(void)
