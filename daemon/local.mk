@@ -19,7 +19,7 @@ daemon_libvigild_la_SOURCES = \
 	daemon/metrics.c daemon/metrics.h \
 	bpf/events.h bpf/policy.h include/vigil/plugin.h
 nodist_daemon_libvigild_la_SOURCES = bpf/vigil.skel.h
-daemon_libvigild_la_CFLAGS = $(AM_CFLAGS) $(LIBBPF_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(MSGPACK_CFLAGS) \
+daemon_libvigild_la_CFLAGS = $(AM_CFLAGS) $(LIBBPF_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(MSGPACK_CFLAGS) $(XXHASH_CFLAGS) \
 	$(YAML_CFLAGS) $(MICROHTTPD_CFLAGS)
 daemon_libvigild_la_LIBADD = $(LIBBPF_LIBS) $(LIBSYSTEMD_LIBS) $(MSGPACK_LIBS) $(LIBELF_LIBS) \
 	$(YAML_LIBS) $(MICROHTTPD_LIBS) -ldl -lz

@@ -100,7 +100,10 @@ int plugin_host_enqueue(struct plugin_host *h, uint32_t type, uint64_t seq, cons
 /*
  * Main thread: between hold and release, enqueued records do not wake idle workers; release
  * wakes each worker that has records once. Used around a ring-buffer drain so a burst of events
- * becomes one batch per output instead of one wake-up and one emit() per record.
+ * becomes one batch per output instead of one wake-up and one emit() per record. Inside a hold
+ * the records are also handed to each output's queue in groups of up to 64 (one lock round per
+ * group); release (or plugin_host_stop()) hands over the rest. QueueFullPolicy= applies to each
+ * record as if it came alone.
  */
 void plugin_host_hold_wakeups(struct plugin_host *h);
 void plugin_host_release_wakeups(struct plugin_host *h);

@@ -25,6 +25,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
+/* Header-only XXH3 (libxxhash >= 0.8): inlined, nothing to link. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include "log.h"
 #include "spool.h"
 #include "util/macro.h"
@@ -32,8 +36,9 @@
 #define SEG_HDR_SIZE	   16u
 #define FRAME_HDR_SIZE	   24u
 #define ACK_FILE_SIZE	   32u
-#define SEG_VERSION	   1u
-#define FRAME_MAGIC	   0x314C4756u /* "VGL1" little-endian */
+#define SEG_VERSION	   2u	       /* written; 1 (crc32 frames only) is still read */
+#define FRAME_MAGIC	   0x324C4756u /* "VGL2" little-endian: XXH3 checksum */
+#define FRAME_MAGIC_V1	   0x314C4756u /* "VGL1": CRC-32 checksum, earlier versions */
 #define ACK_FILE_NAME	   "ack"
 #define SEG_NAME_LEN	   24 /* 20 digits + ".seg" */
 #define WBUF_SIZE	   (256u * 1024)
@@ -88,6 +93,8 @@ struct spool {
 	uint64_t *inflight;
 	size_t if_head, if_len, if_cap;
 
+	uint64_t last_append; /* offset of the last frame appended */
+
 	uint64_t ack;
 	uint64_t ack_written;
 	bool ack_dirty;
@@ -141,13 +148,24 @@ static uint64_t get_le64(const uint8_t *p)
 	return le64toh(v);
 }
 
-static uint32_t frame_crc(const uint8_t seq_le[8], const void *data, uint32_t size)
+/* "VGL1" frames: zlib CRC-32 over the 8 little-endian bytes of seq, then the payload. */
+static uint32_t frame_crc_v1(const uint8_t seq_le[8], const void *data, uint32_t size)
 {
 	uLong crc = crc32(0L, seq_le, 8);
 
 	if (size > 0)
 		crc = crc32(crc, data, size);
 	return (uint32_t)crc;
+}
+
+/*
+ * "VGL2" frames: the low 32 bits of XXH3-64 of the payload, seeded with seq ^ (type << 32), so
+ * a damaged seq or type fails the check too. Several times faster than CRC-32 (profiled: the
+ * CRC was ~7 % of the CPU of a spooled Kafka output, computed once to write, once to read).
+ */
+static uint32_t frame_sum(uint64_t seq, uint32_t type, const void *data, uint32_t size)
+{
+	return (uint32_t)XXH3_64bits_withSeed(data, size, seq ^ ((uint64_t)type << 32));
 }
 
 static void frame_hdr_parse(const uint8_t *p, struct frame_hdr *ret)
@@ -413,7 +431,7 @@ static int frame_check(struct spool *s, const struct segment *seg, uint64_t off,
 	if (r < 0)
 		return r;
 	frame_hdr_parse(p, &h);
-	if (h.magic != FRAME_MAGIC || h.size > frame_size_max(s) ||
+	if ((h.magic != FRAME_MAGIC && h.magic != FRAME_MAGIC_V1) || h.size > frame_size_max(s) ||
 	    h.size > limit - off - FRAME_HDR_SIZE)
 		return 0;
 
@@ -422,7 +440,8 @@ static int frame_check(struct spool *s, const struct segment *seg, uint64_t off,
 		return 0;
 	if (r < 0)
 		return r;
-	if (frame_crc(p + 16, p + FRAME_HDR_SIZE, h.size) != h.crc)
+	if ((h.magic == FRAME_MAGIC ? frame_sum(h.seq, h.type, p + FRAME_HDR_SIZE, h.size)
+				    : frame_crc_v1(p + 16, p + FRAME_HDR_SIZE, h.size)) != h.crc)
 		return 0;
 
 	*ret = (struct spool_rec){
@@ -443,7 +462,8 @@ static int frame_check(struct spool *s, const struct segment *seg, uint64_t off,
 static int frame_resync(struct spool *s, const struct segment *seg, uint64_t from, uint64_t limit,
 			uint64_t *ret)
 {
-	static const uint8_t m[4] = {'V', 'G', 'L', '1'};
+	/* "VGL1" or "VGL2": frame_check() tells them apart. */
+	static const uint8_t m[3] = {'V', 'G', 'L'};
 	uint64_t p = from + 1;
 
 	while (p < limit && limit - p >= FRAME_HDR_SIZE) {
@@ -517,7 +537,7 @@ static int spool_next(struct spool *s, uint64_t *pos, bool count, struct spool_r
 				if (r < 0 && r != -ENODATA)
 					return r;
 				good = r == 0 && memcmp(p, seg_magic, sizeof(seg_magic)) == 0 &&
-				       get_le32(p + 8) == SEG_VERSION;
+				       (get_le32(p + 8) == SEG_VERSION || get_le32(p + 8) == 1);
 			}
 			if (good) {
 				*pos += SEG_HDR_SIZE;
@@ -888,13 +908,14 @@ int spool_append(struct spool *s, uint32_t type, uint64_t seq, const void *data,
 	}
 
 	f = s->wbuf + s->wbuf_len;
+	s->last_append = seg_end(&s->segs[s->n_segs - 1]) + s->wbuf_len;
 	put_le32(f, FRAME_MAGIC);
 	put_le32(f + 4, size);
 	put_le32(f + 8, type);
 	put_le64(f + 16, seq);
 	if (size > 0)
 		memcpy(f + FRAME_HDR_SIZE, data, size);
-	put_le32(f + 12, frame_crc(f + 16, f + FRAME_HDR_SIZE, size));
+	put_le32(f + 12, frame_sum(seq, type, f + FRAME_HDR_SIZE, size));
 	s->wbuf_len += frame_len;
 	s->bytes += frame_len;
 	s->segs[s->n_segs - 1].frames++;
@@ -935,6 +956,42 @@ uint64_t spool_read_offset(const struct spool *s)
 {
 	assert(s);
 	return s->rpos;
+}
+
+uint64_t spool_append_offset(const struct spool *s)
+{
+	assert(s);
+	return s->last_append;
+}
+
+int spool_read_held(struct spool *s, uint64_t offset, uint32_t size)
+{
+	uint64_t next = offset + FRAME_HDR_SIZE + size;
+	size_t i;
+	int r;
+
+	assert(s);
+
+	(void)spool_commit(s); /* a failed write shows as a frame missing from its segment */
+	for (i = 0; i < s->n_segs; i++)
+		if (offset >= s->segs[i].start + SEG_HDR_SIZE && offset < seg_end(&s->segs[i]))
+			break;
+	if (i == s->n_segs || next > seg_end(&s->segs[i]))
+		return 0;
+	/*
+	 * Nothing spool_read() could return lies between the cursor and the frame: either the
+	 * cursor is on it, or the frame is the first of its segment and the cursor is at the
+	 * start of that segment or past everything before it.
+	 */
+	if (s->rpos != offset &&
+	    !(offset == s->segs[i].start + SEG_HDR_SIZE && s->rpos <= s->segs[i].start &&
+	      (i == 0 || s->rpos >= seg_end(&s->segs[i - 1]))))
+		return 0;
+	r = inflight_push(s, next);
+	if (r < 0)
+		return r;
+	s->rpos = next;
+	return 1;
 }
 
 int spool_rewind(struct spool *s, uint64_t offset)

@@ -12,14 +12,19 @@
  *
  * On disk:
  *   - segments "<20-digit offset>.seg": the number is the global byte offset of the segment's
- *     first byte; a segment is a 16-byte file header (magic "VGSPOOL\0", u32 version = 1,
+ *     first byte; a segment is a 16-byte file header (magic "VGSPOOL\0", u32 version = 2,
  *     u32 zero) followed by frames. Global offsets grow monotonically over the life of the
  *     spool; a new segment starts at the previous segment's start + its file size, so torn
  *     garbage at a tail still has an offset and is never reused.
- *   - a frame: u32 magic 0x314C4756 ("VGL1" little-endian), u32 payload length, u32 record
- *     type, u32 CRC-32 (zlib crc32()) over the 8-byte seq followed by the payload, u64 seq, the
- *     payload (the msgpack record). All integers little-endian. A frame's offset is the global
- *     offset of its magic; the record's spool position is that offset.
+ *   - a frame: u32 magic 0x324C4756 ("VGL2" little-endian), u32 payload length, u32 record
+ *     type, u32 checksum, u64 seq, the payload (the msgpack record). All integers
+ *     little-endian. The checksum is the low 32 bits of XXH3-64 (libxxhash) of the payload
+ *     with the seed seq ^ ((u64)type << 32). A frame's offset is the global offset of its
+ *     magic; the record's spool position is that offset.
+ *   - version 1 (vigil before the XXH3 change) wrote frames with magic 0x314C4756 ("VGL1")
+ *     whose checksum is the zlib CRC-32 of the 8-byte seq followed by the payload. Both
+ *     segment versions and both frame kinds are read, so a spool left by an older vigild is
+ *     replayed after an upgrade; new segments are always version 2.
  *   - "ack": 32 bytes, magic "VGACK\0\0\0", u64 acknowledged offset (every record before it
  *     was confirmed), u64 reserved, u32 CRC-32 of the first 24 bytes, u32 zero. Rewritten in
  *     place with pwrite(); a bad or missing ack file means "start from the oldest segment"
@@ -117,6 +122,16 @@ int spool_commit(struct spool *s);
 int spool_read(struct spool *s, struct spool_rec *ret);
 /* Position of the read cursor (the offset spool_read() would return next, or the end). */
 uint64_t spool_read_offset(const struct spool *s);
+/* Offset of the frame the last successful spool_append() made (maybe still buffered). */
+uint64_t spool_append_offset(const struct spool *s);
+/*
+ * The caller still holds in memory the record it appended at @offset (@size payload bytes): if
+ * that frame is wholly written to its segment and is what spool_read() would return next,
+ * advance the read cursor past it exactly as spool_read() would and return 1, so the record
+ * need not be read back; else 0 (read it with spool_read(): a failed write, a cap drop or a
+ * rewind came in between). Commits buffered appends first.
+ */
+int spool_read_held(struct spool *s, uint64_t offset, uint32_t size);
 /*
  * Rewind the read cursor to @offset (>= the acknowledged offset, a frame boundary previously
  * returned by spool_read() or spool_read_offset()). Used to re-read records that were handed

@@ -7,7 +7,7 @@ EXTRA_DIST += tests/spool/test-spool-enospc.sh
 
 tests_spool_test_spool_SOURCES = tests/spool/test-spool.c
 tests_spool_test_spool_CFLAGS = $(TEST_CFLAGS)
-tests_spool_test_spool_LDADD = daemon/libvigild.la
+tests_spool_test_spool_LDADD = daemon/libvigild.la $(ZLIB_LIBS)
 
 tests_spool_spool_driver_SOURCES = tests/spool/spool-driver.c
 tests_spool_spool_driver_CFLAGS = $(TEST_CFLAGS)

@@ -31,6 +31,16 @@ es_start() { # es_start [PORT]: start the fake (on PORT, or any port), set ES_PO
     ES_PORT=$(cat "$T/es.port")
 }
 es_stop() { kill "$ES_PID" 2>/dev/null; wait "$ES_PID" 2>/dev/null; ES_PID=""; }
+# The sink down and back: every _bulk answered 503 (the fake keeps its port, which a test
+# running in parallel could otherwise take while it is free).
+es_down() {
+    curl -sf -XPOST -H 'Content-Type: application/json' \
+        -d '{"fail_status": 503, "fail_count": 1000000000}' "http://127.0.0.1:$ES_PORT/_fake/config" >/dev/null
+}
+es_up() {
+    curl -sf -XPOST -H 'Content-Type: application/json' -d '{"fail_count": 0}' \
+        "http://127.0.0.1:$ES_PORT/_fake/config" >/dev/null
+}
 # kill -9 of vigild itself (VIGILD_PID is notify-recorder, its parent).
 kill_vigild() {
     pkill -KILL -P "$VIGILD_PID"
@@ -119,8 +129,7 @@ wait_count 1000 30
 ok $? "sink up: 1000 events delivered"
 check_numbers 1 1000
 ok $? "sink up: numbers 1..1000, in order"
-PORT=$ES_PORT
-es_stop
+es_down
 N=$((OUTAGE_RATE * OUTAGE_SECONDS))
 diag "sink down: $N events at $OUTAGE_RATE/s"
 "$PACER" "$GEN" "$OUTAGE_RATE" "$OUTAGE_SECONDS" 1001 >/dev/null
@@ -128,7 +137,8 @@ wait_status spooled "$N" 60
 ok $? "sink down: all $N events wait in the spool (STATUS spooled=$(status spooled))"
 is "$(status 'drops(spool)')" "0" "sink down: nothing dropped at the spool"
 is "$(status 'drops(queue)')" "0" "sink down: nothing dropped at the queue"
-es_start "$PORT"
+curl -sf -XPOST "http://127.0.0.1:$ES_PORT/_fake/reset" >/dev/null # forget part 1's first 1000
+es_up
 wait_count "$N" 300
 ok $? "sink back: $N documents stored (have $(es_count))"
 check_numbers 1001 $((1000 + N))
@@ -141,8 +151,7 @@ es_stop
 
 # --- 2. kill -9 with everything spooled --------------------------------------------------------
 es_start
-PORT=$ES_PORT
-es_stop
+es_down
 C="$T/c2"
 conf "$C"
 start_vigild "$C" || { ok 1 "vigild starts"; tap_done; }
@@ -150,7 +159,7 @@ start_vigild "$C" || { ok 1 "vigild starts"; tap_done; }
 wait_status spooled 20000 30
 ok $? "20000 events spooled with the sink down"
 kill_vigild
-es_start "$PORT"
+es_up
 start_vigild "$C" || { ok 1 "vigild restarts on the same spool"; tap_done; }
 grep -q "20000 records in the spool from an earlier run" "$VIGILD_LOG"
 ok $? "the restarted vigild finds the 20000 spooled records"
@@ -187,8 +196,7 @@ es_stop
 
 # --- 4. the spool cap ------------------------------------------------------------------------------
 es_start
-PORT=$ES_PORT
-es_stop
+es_down
 C="$T/c4"
 conf "$C" "SpoolMaxSize=1M"
 start_vigild "$C" || { ok 1 "vigild starts"; tap_done; }
@@ -199,7 +207,7 @@ DROPPED=$(status 'drops(spool)')
 ok $? "spool cap: the oldest records dropped and counted (drops(spool)=$DROPPED)"
 wait_for "$C/loss.json" 'select(.vigil_loss.stage == "spool" and .vigil_loss.output == "es")' 10
 ok $? "spool cap: a vigil_loss event with stage spool names the output"
-es_start "$PORT"
+es_up
 sleep 2
 wait_status spooled 0 60
 STORED=$(es_count)
@@ -215,8 +223,7 @@ es_stop
 
 # --- 5. disk full ------------------------------------------------------------------------------------
 es_start
-PORT=$ES_PORT
-es_stop
+es_down
 C="$T/c5"
 conf "$C"
 mkdir -p "$C/state"
@@ -231,7 +238,7 @@ if mount -t tmpfs -o size=2m vigil-delivery "$C/state"; then
     ok $? "disk full: the write error is logged"
     kill -0 "$VIGILD_PID"
     ok $? "disk full: vigild keeps running"
-    es_start "$PORT"
+    es_up
     wait_status spooled 0 60
     ok $? "disk full: what fitted is delivered once the sink is back"
     "$PACER" "$GEN" 1000 1 30001 >/dev/null

@@ -169,12 +169,18 @@ struct recs {
 	size_t n;
 };
 
+/* Every record buffer made by recs_add(), freed at the end of main(). */
+static char **rec_bufs;
+static size_t n_rec_bufs;
+
 static void recs_add(struct recs *rs, const char *event, uint32_t pid, int64_t sec)
 {
 	msgpack_sbuffer *sb = &rs->sb[rs->n];
 
 	msgpack_sbuffer_init(sb);
 	make_rec(sb, event, pid, sec);
+	rec_bufs = realloc(rec_bufs, (n_rec_bufs + 1) * sizeof(*rec_bufs));
+	rec_bufs[n_rec_bufs++] = sb->data;
 	rs->r[rs->n] = (struct vigil_record){(const uint8_t *)sb->data, (uint32_t)sb->size,
 					     VIGIL_RECORD_PROCESS_EXEC, rs->n};
 	rs->n++;
@@ -1163,5 +1169,8 @@ int main(void)
 	stop_server();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	(void)!system(cmd);
+	for (size_t i = 0; i < n_rec_bufs; i++)
+		free(rec_bufs[i]);
+	free(rec_bufs);
 	return r;
 }

@@ -3,7 +3,9 @@
  * daemon/spool.c against real files in private temp directories: round trips, commit
  * visibility, acks and segment deletion, recovery after reopen (ack file present, missing,
  * damaged), torn tails, bit flips and inserted garbage (resynchronisation), the size cap with
- * both full policies, rewind, oversized records, and a seeded corruption loop.
+ * both full policies, rewind, oversized records, a seeded corruption loop, and reading a spool
+ * in the version-1 format (CRC-32 frames) an older vigild left, and handing out records the
+ * caller still holds (spool_read_held()).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "daemon/spool.h"
 #include "tap.h"
@@ -602,7 +605,7 @@ TEST(garbage_between_frames_resyncs)
 	/* Garbage that even contains a frame magic with a bogus header. */
 	for (size_t i = 0; i < sizeof(garbage); i++)
 		garbage[i] = (uint8_t)(i * 37 + 11);
-	memcpy(garbage + 100, "VGL1", 4);
+	memcpy(garbage + 100, "VGL2", 4);
 	fd = open(p, O_WRONLY | O_TRUNC);
 	ASSERT_TRUE(fd >= 0);
 	ASSERT_EQ(write(fd, file, cut), (ssize_t)cut);
@@ -777,6 +780,75 @@ TEST(rewind_rereads)
 	scratch_done(&t);
 }
 
+/*
+ * Records the caller still holds are handed out by spool_read_held() without being read back,
+ * only when they are next (across a segment boundary too); spool_read() continues after them;
+ * a held record whose segment the cap deleted, or one that is not next, is refused.
+ */
+TEST(read_held_only_when_next)
+{
+	struct scratch t;
+	struct spool *s;
+	struct spool_rec rec;
+	struct spool_stats st;
+	uint64_t off[24], dropped = 0;
+
+	scratch_init(&t);
+	/* 4 KiB segments of three 1000-byte records. */
+	s = open_spool(&t, 64 * MIB, 4 * KIB, false);
+	ASSERT_NOT_NULL(s);
+	for (uint64_t q = 0; q < 8; q++) {
+		ASSERT_OK(append_fixed(s, q, 1000, NULL));
+		off[q] = spool_append_offset(s);
+	}
+	ASSERT_EQ(off[0], 16);
+	ASSERT_EQ(off[1], 16 + 1024);
+	ASSERT_EQ(spool_read_held(s, off[1], 1000), 0); /* record 0 comes first */
+	ASSERT_EQ(spool_read_held(s, off[0], 1000), 1);
+	ASSERT_EQ(spool_read_held(s, off[0], 1000), 0); /* handed out already */
+	ASSERT_EQ(spool_read_held(s, off[1], 1000), 1);
+	ASSERT_EQ(spool_read_held(s, off[2], 1000), 1);
+	/* Record 3 opens the second segment: next, across the boundary. */
+	ASSERT_EQ(spool_read_held(s, off[3], 1000), 1);
+	/* The reader goes on after them, from the file: same offsets as appended. */
+	for (uint64_t q = 4; q < 6; q++) {
+		ASSERT_EQ(spool_read(s, &rec), 1);
+		ASSERT_EQ(rec.seq, q);
+		ASSERT_EQ(rec.offset, off[q]);
+		ASSERT_TRUE(fixed_ok(&rec, 1000));
+	}
+	ASSERT_EQ(spool_read_held(s, off[6], 1000), 1);
+	ASSERT_EQ(spool_read_held(s, off[7], 1000), 1);
+	ASSERT_EQ(spool_read(s, &rec), 0);
+	ASSERT_EQ(spool_read_held(s, off[7] + 1024, 1000), 0); /* never appended */
+	/* Held records are acknowledged like read ones: each counted once. */
+	ASSERT_OK(spool_ack(s, spool_read_offset(s), true));
+	spool_stats(s, &st);
+	ASSERT_EQ(st.records, 0);
+	spool_close(s);
+	scratch_done(&t);
+
+	/* A cap that deletes the held record's segment: refused, the spool counted it dropped. */
+	scratch_init(&t);
+	s = open_spool(&t, 16 * KIB, 4 * KIB, false);
+	ASSERT_NOT_NULL(s);
+	for (uint64_t q = 0; q < 24; q++) {
+		uint64_t d;
+
+		ASSERT_OK(append_fixed(s, q, 1000, &d));
+		off[q] = spool_append_offset(s);
+		dropped += d;
+	}
+	ASSERT_TRUE(dropped > 0);
+	ASSERT_EQ(spool_read_held(s, off[0], 1000), 0);
+	ASSERT_EQ(spool_read(s, &rec), 1);
+	ASSERT_EQ(rec.seq, dropped); /* the oldest survivor */
+	ASSERT_EQ(rec.offset, off[dropped]);
+	ASSERT_EQ(spool_read_held(s, off[dropped + 1], 1000), 1);
+	spool_close(s);
+	scratch_done(&t);
+}
+
 TEST(oversized_record)
 {
 	struct scratch t;
@@ -822,6 +894,132 @@ static uint64_t rng(void)
 	rng_state ^= rng_state << 25;
 	rng_state ^= rng_state >> 27;
 	return rng_state * 2685821657736338717ull;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A damaged seq or type fails the frame checksum (it is seeded with both), not only payload. */
+TEST(checksum_covers_seq_and_type)
+{
+	struct scratch t;
+	struct spool *s;
+	struct spool_rec rec;
+	struct spool_stats st;
+	char names[8][64], p[256];
+	uint8_t b;
+
+	scratch_init(&t);
+	s = open_spool(&t, 64 * MIB, 0, false);
+	ASSERT_NOT_NULL(s);
+	for (uint64_t q = 0; q < 3; q++)
+		ASSERT_OK(append_fixed(s, q, 100, NULL));
+	spool_close(s);
+	ASSERT_EQ(list_segments(&t, names, 8), 1);
+	path_of(&t, names[0], p, sizeof(p));
+	/* Frame 0: seq at 16 + 16; frame 1: type at 16 + 124 + 8. */
+	b = 0x40;
+	patch_file(p, 16 + 16, &b, 1);
+	b = 6;
+	patch_file(p, 16 + 124 + 8, &b, 1);
+
+	s = open_spool(&t, 64 * MIB, 0, false);
+	ASSERT_NOT_NULL(s);
+	ASSERT_EQ(spool_read(s, &rec), 1);
+	ASSERT_EQ(rec.seq, 2);
+	ASSERT_TRUE(fixed_ok(&rec, 100));
+	ASSERT_EQ(spool_read(s, &rec), 0);
+	spool_stats(s, &st);
+	ASSERT_EQ(st.corrupt, 1); /* one damaged place: both frames, back to back */
+	ASSERT_EQ(st.corrupt_bytes, 2 * 124);
+	spool_close(s);
+	scratch_done(&t);
+}
+
+/*
+ * A spool written by an older vigild (segment version 1, "VGL1" frames with a CRC-32 over the
+ * seq bytes and the payload) is replayed after an upgrade, its damaged frames still caught;
+ * new appends go to a new, version-2 segment after it, read back in order.
+ */
+TEST(reads_version_1_spool)
+{
+	struct scratch t;
+	struct spool *s;
+	struct spool_rec rec;
+	struct spool_stats st;
+	uint8_t file[16 + 4 * (24 + 100)], *f;
+	char names[8][64], p[256];
+	int fd;
+
+	scratch_init(&t);
+	s = open_spool(&t, 64 * MIB, 0, false); /* creates the directory */
+	ASSERT_NOT_NULL(s);
+	spool_close(s);
+
+	memcpy(file, "VGSPOOL\0", 8);
+	put32(file + 8, 1);
+	put32(file + 12, 0);
+	f = file + 16;
+	for (uint64_t q = 0; q < 4; q++, f += 24 + 100) {
+		uint8_t seq_le[8];
+		uLong crc;
+
+		put32(f, 0x314C4756u);
+		put32(f + 4, 100);
+		put32(f + 8, 7);
+		put64(f + 16, q);
+		memset(f + 24, (int)(q & 0xff), 100);
+		memcpy(f + 24, &q, sizeof(q));
+		put64(seq_le, q);
+		crc = crc32(crc32(0L, seq_le, 8), f + 24, 100);
+		/* Record 2 is damaged: its CRC is off by one. */
+		put32(f + 12, (uint32_t)crc + (q == 2));
+	}
+	path_of(&t, "00000000000000000000.seg", p, sizeof(p));
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_EQ(write(fd, file, sizeof(file)), (ssize_t)sizeof(file));
+	close(fd);
+
+	s = open_spool(&t, 64 * MIB, 0, false);
+	ASSERT_NOT_NULL(s);
+	spool_stats(s, &st);
+	ASSERT_EQ(st.recovered, 3);
+	ASSERT_OK(append_fixed(s, 10, 100, NULL));
+	for (uint64_t q = 0; q < 4; q++) {
+		if (q == 2)
+			continue;
+		ASSERT_EQ(spool_read(s, &rec), 1);
+		ASSERT_EQ(rec.seq, q);
+		ASSERT_TRUE(fixed_ok(&rec, 100));
+	}
+	ASSERT_EQ(spool_read(s, &rec), 1);
+	ASSERT_EQ(rec.seq, 10);
+	ASSERT_TRUE(fixed_ok(&rec, 100));
+	ASSERT_EQ(spool_read(s, &rec), 0);
+	spool_stats(s, &st);
+	ASSERT_EQ(st.corrupt, 1);
+	spool_close(s);
+
+	/* The new segment is version 2 with "VGL2" frames. */
+	ASSERT_EQ(list_segments(&t, names, 8), 2);
+	path_of(&t, names[1], p, sizeof(p));
+	fd = open(p, O_RDONLY);
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_EQ(read(fd, file, 16 + 4), 16 + 4);
+	close(fd);
+	ASSERT_EQ(file[8], 2);
+	ASSERT_TRUE(memcmp(file + 16, "VGL2", 4) == 0);
+	scratch_done(&t);
 }
 
 TEST(random_corruption)
@@ -890,7 +1088,7 @@ TEST(random_corruption)
 				for (size_t i = 0; i < len; i++)
 					junk[i] = (uint8_t)rng();
 				if (rng() % 3 == 0)
-					memcpy(junk, "VGL1", 4);
+					memcpy(junk, "VGL2", 4);
 				patch_file(p, (off_t)(rng() % (uint64_t)size), junk, len);
 				break;
 			}
