@@ -43,7 +43,7 @@
 #define SEG_NAME_LEN	   24 /* 20 digits + ".seg" */
 #define WBUF_SIZE	   (256u * 1024)
 #define RBUF_SIZE	   (256u * 1024)
-#define SEGMENT_SIZE_MIN   (1ull << 20)
+#define SEGMENT_SIZE_MIN   (256ull << 10) /* a 1 MiB cap still has 4 segments to drop one by one */
 #define SEGMENT_SIZE_MAX   (64ull << 20)
 #define SEGMENT_SIZE_FLOOR 4096ull /* smallest explicit segment_size (tests use small ones) */
 #define ACK_INTERVAL_USEC  (100 * USEC_PER_MSEC)
@@ -1087,8 +1087,9 @@ static int spool_load_segments(struct spool *s)
 		return -errno;
 	TAKE_FD(fd);
 
-	errno = 0;
-	while ((de = readdir(d))) {
+	/* errno is reset per call: a failed fstatat()/unlinkat() in the loop is no readdir() error.
+	 */
+	while ((errno = 0, de = readdir(d))) {
 		struct segment *seg;
 		struct stat st;
 		uint64_t start;

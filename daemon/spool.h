@@ -53,7 +53,7 @@ enum spool_sync {
 struct spool_options {
 	const char *dir;       /* created (0700, parents too) if missing */
 	uint64_t max_size;     /* SpoolMaxSize=: cap on the bytes of all segment files, >= 1 MiB */
-	uint64_t segment_size; /* 0 = clamp(max_size / 16, 1 MiB, 64 MiB) */
+	uint64_t segment_size; /* 0 = clamp(max_size / 16, 256 KiB, 64 MiB) */
 	enum spool_sync sync;
 	/*
 	 * FullPolicy=drop-newest: when an append does not fit under max_size, refuse it

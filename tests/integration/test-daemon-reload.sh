@@ -12,6 +12,7 @@ CTL="$top_builddir/vigilctl"
 GEN="$T/gen/"
 C="$T/conf"
 make_config "$C"
+printf '[Sensor]\nRingBufferSize=32M\n' >"$C/vigild.conf.d/10-ring.conf" # CI load: no kernel drops
 mkdir -p "$C/policy.d"
 cat >"$C/outputs.d/file.conf" <<EOC
 [Output]
