@@ -6,7 +6,8 @@ PLUGIN_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden $(MSGPACK_CFLAGS)
 noinst_LTLIBRARIES += plugins/common/libvigil-common.la
 plugins_common_libvigil_common_la_SOURCES = \
 	plugins/common/json.c plugins/common/json.h \
-	plugins/common/record_view.c plugins/common/record_view.h
+	plugins/common/record_view.c plugins/common/record_view.h \
+	plugins/common/cfg.c plugins/common/cfg.h
 plugins_common_libvigil_common_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_common_libvigil_common_la_LIBADD = $(MSGPACK_LIBS)
 

@@ -29,6 +29,7 @@
 #include "common/http.h"
 #include "common/json.h"
 #include "common/record_view.h"
+#include "common/cfg.h"
 #include "es_ecs.h"
 #include "util/macro.h"
 
@@ -133,42 +134,6 @@ static int cfg_err(const struct es *es, const char *key, const char *value, cons
 {
 	return es->host->log(es->host, LOG_ERR, EINVAL, "%s: [" SECTION "] %s=%s: %s", loc(es, key),
 			     key, strempty(value), reason);
-}
-
-/* "5M", "512K", "1G", plain bytes; base 1024. */
-static int parse_size(const char *s, uint64_t *ret)
-{
-	char *end;
-	unsigned long long v;
-	unsigned shift = 0;
-
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	switch (*end) {
-	case 0:
-		break;
-	case 'K':
-		shift = 10;
-		break;
-	case 'M':
-		shift = 20;
-		break;
-	case 'G':
-		shift = 30;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (*end && end[1])
-		return -EINVAL;
-	if (v > (UINT64_MAX >> shift))
-		return -ERANGE;
-	*ret = (uint64_t)v << shift;
-	return 0;
 }
 
 /*
@@ -481,7 +446,7 @@ static int es_init(const struct vigil_host *host, void **ret)
 	es->ecs = v && streq(v, "ecs");
 
 	v = host->cfg_get(host, SECTION, "MaxBulkBytes");
-	if (!isempty(v) && (parse_size(v, &es->max_bulk) < 0 || es->max_bulk < 1024 ||
+	if (!isempty(v) && (cfg_parse_size(v, &es->max_bulk) < 0 || es->max_bulk < 1024 ||
 			    es->max_bulk > (1ULL << 30)))
 		return cfg_err(es, "MaxBulkBytes", v, "expected a size between 1K and 1G, e.g. 5M");
 

@@ -14,6 +14,7 @@
 
 #include "common/json.h"
 #include "common/record_view.h"
+#include "common/cfg.h"
 #include "util/macro.h"
 
 struct file_out {
@@ -37,42 +38,6 @@ struct file_out {
 #define ROTATE_RETRY_SEC 10U
 
 static const char *const file_keys[] = {"Path", "Format", "MaxSize", "Keep", "Mode", NULL};
-
-/* "100M", "512K", "1G", "0", plain bytes. Base 1024. */
-static int parse_size(const char *s, uint64_t *ret)
-{
-	char *end;
-	unsigned long long v;
-	unsigned shift = 0;
-
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	switch (*end) {
-	case 0:
-		break;
-	case 'K':
-		shift = 10;
-		break;
-	case 'M':
-		shift = 20;
-		break;
-	case 'G':
-		shift = 30;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (*end && end[1])
-		return -EINVAL;
-	if (v > (UINT64_MAX >> shift))
-		return -ERANGE;
-	*ret = (uint64_t)v << shift;
-	return 0;
-}
 
 /*
  * Open Path=. A symbolic link is refused (O_NOFOLLOW: root must not be steered into appending
@@ -213,7 +178,7 @@ static int file_init(const struct vigil_host *host, void **ret)
 	f->compact = v && streq(v, "compact");
 
 	v = host->cfg_get(host, "File", "MaxSize");
-	if (v && parse_size(v, &f->max_size) < 0)
+	if (v && cfg_parse_size(v, &f->max_size) < 0)
 		return host->log(
 			host, LOG_ERR, EINVAL,
 			"%s: [File] MaxSize='%s' is invalid, expected bytes with K, M or G",

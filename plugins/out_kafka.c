@@ -28,6 +28,7 @@
 
 #include "common/json.h"
 #include "common/record_view.h"
+#include "common/cfg.h"
 #include "util/macro.h"
 
 #define KAFKA_MAX_IN_FLIGHT	 64
@@ -861,20 +862,6 @@ static int set_prop(struct kafka_out *k, const char *key, const char *value, con
 			    err);
 }
 
-static int parse_bool(const char *v)
-{
-	static const char *const yes[] = {"yes", "true", "on", "1"}, *const no[] = {"no", "false",
-										    "off", "0"};
-
-	for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
-		if (!strcasecmp(v, yes[i]))
-			return 1;
-		if (!strcasecmp(v, no[i]))
-			return 0;
-	}
-	return -EINVAL;
-}
-
 /* One of @choices (case-insensitive), its index; else an error naming file:line. */
 static int parse_choice(struct kafka_out *k, const char *key, const char *const *choices,
 			const char *expected, int def)
@@ -1089,7 +1076,7 @@ static int parse_config(struct kafka_out *k)
 		return r;
 
 	v = host->cfg_get(host, "Kafka", "Idempotence");
-	if (v && (idem = parse_bool(v)) < 0)
+	if (v && (idem = cfg_parse_bool(v)) < 0)
 		return host->log(host, LOG_ERR, EINVAL, "%s: Idempotence=%s: expected yes or no",
 				 where(k, "Idempotence"), v);
 	acks = parse_choice(k, "Acks", acks_names, "all, 1 or 0", 0);
@@ -1130,7 +1117,7 @@ static int parse_config(struct kafka_out *k)
 
 	v = host->cfg_get(host, "Kafka", "TLSVerify");
 	if (v) {
-		int verify = parse_bool(v);
+		int verify = cfg_parse_bool(v);
 
 		if (verify < 0)
 			return host->log(host, LOG_ERR, EINVAL,

@@ -22,6 +22,7 @@
 #include "common/http.h"
 #include "common/json.h"
 #include "common/record_view.h"
+#include "common/cfg.h"
 #include "util/macro.h"
 
 #define SECTION			 "SplunkHEC"
@@ -143,44 +144,6 @@ static bool is_guid(const char *s)
 			return false;
 	}
 	return true;
-}
-
-/* "1M", "512K", plain bytes; base 1024. */
-static int parse_size(const char *s, uint64_t *ret)
-{
-	unsigned long long v;
-	unsigned shift = 0;
-	char *end;
-
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	if (*end == 'K')
-		shift = 10;
-	else if (*end == 'M')
-		shift = 20;
-	else if (*end == 'G')
-		shift = 30;
-	else if (*end)
-		return -EINVAL;
-	if (*end && end[1])
-		return -EINVAL;
-	if (v > (UINT64_MAX >> shift))
-		return -ERANGE;
-	*ret = (uint64_t)v << shift;
-	return 0;
-}
-
-static int parse_bool(const char *s)
-{
-	if (streq(s, "yes") || streq(s, "true") || streq(s, "on") || streq(s, "1"))
-		return 1;
-	if (streq(s, "no") || streq(s, "false") || streq(s, "off") || streq(s, "0"))
-		return 0;
-	return -EINVAL;
 }
 
 static char *strjoin3(const char *a, const char *b, const char *c)
@@ -1231,7 +1194,7 @@ static int hec_init(const struct vigil_host *host, void **ret)
 
 	v = host->cfg_get(host, SECTION, "UseAck");
 	if (v) {
-		r = parse_bool(v);
+		r = cfg_parse_bool(v);
 		if (r < 0)
 			return host->log(
 				host, LOG_ERR, EINVAL,
@@ -1255,7 +1218,7 @@ static int hec_init(const struct vigil_host *host, void **ret)
 	}
 
 	v = host->cfg_get(host, SECTION, "MaxRequestBytes");
-	if (v && (parse_size(v, &h->max_request) < 0 || h->max_request < 1024))
+	if (v && (cfg_parse_size(v, &h->max_request) < 0 || h->max_request < 1024))
 		return host->log(
 			host, LOG_ERR, EINVAL,
 			"%s: [SplunkHEC] MaxRequestBytes='%s' is invalid, expected at least "

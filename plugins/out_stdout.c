@@ -16,6 +16,7 @@
 
 #include "common/json.h"
 #include "common/record_view.h"
+#include "common/cfg.h"
 #include "util/macro.h"
 
 struct stdout_out {
@@ -31,21 +32,6 @@ struct stdout_out {
 };
 
 static const char *const stdout_keys[] = {"Format", "SkipJournal", NULL};
-
-/* Plugins cannot call the daemon's config_parse_bool(); same spellings as systemd. */
-static int parse_bool(const char *v)
-{
-	static const char *const yes[] = {"1", "yes", "y", "true", "t", "on"};
-	static const char *const no[] = {"0", "no", "n", "false", "f", "off"};
-
-	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (strcasecmp(v, yes[i]) == 0)
-			return 1;
-		if (strcasecmp(v, no[i]) == 0)
-			return 0;
-	}
-	return -EINVAL;
-}
 
 /*
  * Is fd 1 the journal's stream socket? systemd sets $JOURNAL_STREAM to "DEV:INO" of the
@@ -81,7 +67,7 @@ static int stdout_init(const struct vigil_host *host, void **ret)
 
 	sj = host->cfg_get(host, "Stdout", key);
 	if (sj) {
-		skip_journal = parse_bool(sj);
+		skip_journal = cfg_parse_bool(sj);
 		if (skip_journal < 0)
 			return host->log(host, LOG_ERR, EINVAL,
 					 "%s: [Stdout] SkipJournal='%s' is not a boolean",

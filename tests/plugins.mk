@@ -10,12 +10,16 @@ tests_plugins_libtestrec_la_SOURCES = tests/plugins/testrec.c tests/plugins/test
 tests_plugins_libtestrec_la_CFLAGS = $(PLUGIN_TEST_CFLAGS)
 tests_plugins_libtestrec_la_LIBADD = $(MSGPACK_LIBS) -ldl
 
-check_PROGRAMS += tests/plugins/test-json tests/plugins/test-compact tests/plugins/test-out-file \
+check_PROGRAMS += tests/plugins/test-cfg tests/plugins/test-json tests/plugins/test-compact tests/plugins/test-out-file \
 	tests/plugins/test-out-stdout tests/plugins/test-filter-redact tests/plugins/journald-driver \
 	tests/plugins/bench-json
-TESTS += tests/plugins/test-json tests/plugins/test-compact tests/plugins/test-out-file \
+TESTS += tests/plugins/test-cfg tests/plugins/test-json tests/plugins/test-compact tests/plugins/test-out-file \
 	tests/plugins/test-out-stdout tests/plugins/test-filter-redact tests/plugins/test-journald.sh
 EXTRA_DIST += tests/plugins/test-journald.sh
+
+tests_plugins_test_cfg_SOURCES = tests/plugins/test-cfg.c
+tests_plugins_test_cfg_CFLAGS = $(PLUGIN_TEST_CFLAGS)
+tests_plugins_test_cfg_LDADD = $(PLUGIN_TEST_LDADD)
 
 tests_plugins_test_json_SOURCES = tests/plugins/test-json.c
 tests_plugins_test_json_CFLAGS = $(PLUGIN_TEST_CFLAGS)

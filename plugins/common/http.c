@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "cfg.h"
 #include "http.h"
 #include "util/macro.h"
 
@@ -40,24 +41,6 @@ static void curl_init_once(void)
 {
 	/* Never paired with curl_global_cleanup(): plugins are never unloaded. */
 	curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static int parse_bool(const char *v, bool *ret)
-{
-	static const char *const yes[] = {"yes", "true", "on", "1"};
-	static const char *const no[] = {"no", "false", "off", "0"};
-
-	for (size_t i = 0; i < ELEMENTSOF(yes); i++)
-		if (strcasecmp(v, yes[i]) == 0) {
-			*ret = true;
-			return 0;
-		}
-	for (size_t i = 0; i < ELEMENTSOF(no); i++)
-		if (strcasecmp(v, no[i]) == 0) {
-			*ret = false;
-			return 0;
-		}
-	return -EINVAL;
 }
 
 static int cfg_error(const struct vigil_host *host, const char *section, const char *key,
@@ -123,7 +106,7 @@ int http_client_new(const struct vigil_host *host, const char *section, struct h
 {
 	_cleanup_(http_client_freep) struct http_client *c = NULL;
 	const char *v;
-	int r;
+	int r, b;
 
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -136,7 +119,9 @@ int http_client_new(const struct vigil_host *host, const char *section, struct h
 	c->connect_timeout_usec = 10 * USEC_PER_SEC;
 
 	v = host->cfg_get(host, section, "TLSVerify");
-	if (!isempty(v) && parse_bool(v, &c->verify) < 0)
+	if (!isempty(v) && (b = cfg_parse_bool(v)) >= 0)
+		c->verify = b;
+	else if (!isempty(v))
 		return cfg_error(host, section, "TLSVerify", v, EINVAL, "expected yes or no");
 	if (!c->verify)
 		host->log(host, LOG_WARNING, 0,
